@@ -1,0 +1,3 @@
+"""abgd: the AcousticBrainz Genre Dataset study as a reproducible workflow."""
+
+__version__ = "0.1.0"
