@@ -72,7 +72,8 @@ def _json_default(value: Any) -> Any:
 
 def dumps_json(obj: Any) -> str:
     """Serialise deterministically (sorted keys) so reruns give byte-identical files."""
-    return json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False, default=_json_default) + "\n"
+    text = json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False, default=_json_default)
+    return text + "\n"
 
 
 def write_json(path: str | os.PathLike[str], obj: Any) -> None:

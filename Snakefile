@@ -1,0 +1,37 @@
+# abgd: the AcousticBrainz Genre Dataset study (Bogdanov et al., ISMIR 2019) as one DAG.
+# Entry point: configuration, validation, rule files, and the targets of a whole study.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+wildcard_constraints:
+    source="|".join(SOURCES),
+    model_source="|".join(SOURCES),
+    split="train|validation",
+    part="|".join(re.escape(key) for key in ARCHIVES),
+    name="|".join(re.escape(name) for name in DOWNLOADABLE),
+    system="[a-z_]+(-global)?",
+    model_system="single|fusion",
+    kind="random|popularity",
+    subset="holdout|validation",
+
+
+include: "workflow/rules/data.smk"
+include: "workflow/rules/splits.smk"
+include: "workflow/rules/models.smk"
+include: "workflow/rules/evaluation.smk"
+include: "workflow/rules/archive.smk"
+
+
+rule all:
+    input:
+        study_targets(),
+    default_target: True

@@ -1,0 +1,29 @@
+"""`abgd <step> ...`: one console script for every step, as `python -m abgd.<step>`."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+STEPS = (
+    "demo", "download", "convert", "manifest", "groundtruth", "split", "stats", "train_single",
+    "embed", "train_fusion", "predict", "threshold", "decode", "baselines", "evaluate",
+    "summarize", "figures", "archive",
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in {"-h", "--help"}:
+        print("usage: abgd STEP [ARGS...]\n\nsteps (each has --help):\n  " + "\n  ".join(STEPS))
+        return 0 if args else 2
+    step = args[0].replace("-", "_")
+    if step not in STEPS:
+        print(f"abgd: unknown step {args[0]!r}; one of: {', '.join(STEPS)}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(f"abgd.{step}")
+    return int(module.main(args[1:]) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,266 @@
+"""Genre labels and ground-truth tables: the one place that knows the TSV and Parquet layouts.
+
+The official TSVs (``recordingmbid  releasegroupmbid  genre1..genreN``) pad short rows with
+empty TAB fields, label names contain spaces, commas, ``&``, ``/`` and ``'``, and a subgenre is
+written ``parent---name``. Every step reads labels through this module so that these rules
+(padding dropped, labels sorted per row, MBIDs validated, duplicates refused) hold everywhere.
+
+Decisions:
+
+* A row without any label is an error listing every such row (file, line, MBID). The official
+  data promise at least one genre per recording, so an empty row means a broken file; keeping it
+  would create an all-zero target, dropping it would lose a recording silently.
+* A label repeated within one row is kept once; the repeats are counted and logged (they carry
+  no information, but the reader says it saw them).
+* Label matrices are ``scipy.sparse.csr_matrix`` of ``uint8``: AllMusic train is 1.35 M rows by
+  766 labels with about 4.5 labels per row, 1 GB dense but about 30 MB sparse. Call
+  ``.toarray()`` on a batch of rows where a dense block is needed.
+"""
+
+from __future__ import annotations
+
+import bz2
+import logging
+import os
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from scipy import sparse
+
+from abgd.io import atomic_open, atomic_path
+
+LOG = logging.getLogger("abgd.labels")
+
+SUBGENRE_SEP = "---"
+HEADER_FIRST = ("recordingmbid", "releasegroupmbid")
+UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+GROUNDTRUTH_SCHEMA = pa.schema(
+    [
+        ("mbid", pa.string()),
+        ("release_group", pa.string()),
+        ("labels", pa.list_(pa.string())),
+    ]
+)
+_MAX_LISTED = 20
+
+
+def is_subgenre(label: str) -> bool:
+    """A subgenre is any label containing ``---`` (the rule of the official ``eval.R``)."""
+    return SUBGENRE_SEP in label
+
+
+def parent(label: str) -> str | None:
+    """The parent genre of a subgenre (text before the first ``---``); ``None`` for a genre."""
+    if not is_subgenre(label):
+        return None
+    return label.split(SUBGENRE_SEP, 1)[0]
+
+
+def genres(labels: Iterable[str]) -> list[str]:
+    return [label for label in labels if not is_subgenre(label)]
+
+
+def subgenres(labels: Iterable[str]) -> list[str]:
+    return [label for label in labels if is_subgenre(label)]
+
+
+def orphan_subgenres(labels: Iterable[str]) -> list[str]:
+    """Subgenres of one recording whose parent genre is not among that recording's labels.
+
+    The taxonomy promises parents alongside subgenres; orphans reveal a broken or filtered
+    file, and a decoder that adds parents would change such rows.
+    """
+    labels = list(labels)
+    present = set(labels)
+    return sorted({lab for lab in labels if is_subgenre(lab) and parent(lab) not in present})
+
+
+def vocabulary(label_lists: Iterable[Iterable[str]]) -> list[str]:
+    """Sorted unique labels with Python's string order, as the authors' label matrices use.
+
+    (So ``blues`` < ``blues---acoustic blues`` because ``-`` sorts before letters.)
+    """
+    seen: set[str] = set()
+    for labels in label_lists:
+        seen.update(labels)
+    return sorted(seen)
+
+
+def label_matrix(
+    label_lists: Iterable[Iterable[str]], vocab: Sequence[str]
+) -> tuple[sparse.csr_matrix, dict[str, int]]:
+    """Multi-hot targets (rows = recordings, columns = ``vocab``) and the labels left out.
+
+    Returns ``(matrix, outside)`` where ``outside`` maps each label not in ``vocab`` to the
+    number of recordings carrying it: the caller decides whether that is fatal, but it is never
+    lost without a trace.
+    """
+    index = {label: i for i, label in enumerate(vocab)}
+    if len(index) != len(vocab):
+        raise ValueError("vocabulary contains duplicate labels")
+    indptr = [0]
+    indices: list[int] = []
+    outside: Counter[str] = Counter()
+    for labels in label_lists:
+        columns = set()
+        for label in labels:
+            col = index.get(label)
+            if col is None:
+                outside[label] += 1
+            else:
+                columns.add(col)
+        indices.extend(sorted(columns))
+        indptr.append(len(indices))
+    n_rows = len(indptr) - 1
+    matrix = sparse.csr_matrix(
+        (
+            np.ones(len(indices), dtype=np.uint8),
+            np.asarray(indices, dtype=np.int32),
+            np.asarray(indptr, dtype=np.int64),
+        ),
+        shape=(n_rows, len(vocab)),
+    )
+    return matrix, dict(sorted(outside.items()))
+
+
+def _open_text(path: Path) -> IO[str]:
+    if path.suffix == ".bz2":
+        return bz2.open(path, "rt", encoding="utf-8", newline="")
+    return open(path, encoding="utf-8", newline="")
+
+
+def _lines(handle: IO[str]) -> Iterator[tuple[int, str]]:
+    for number, line in enumerate(handle, start=1):
+        yield number, line.rstrip("\r\n")
+
+
+def _listing(items: Sequence[str]) -> str:
+    shown = "; ".join(items[:_MAX_LISTED])
+    more = len(items) - _MAX_LISTED
+    return shown + (f"; … and {more} more" if more > 0 else "")
+
+
+def read_groundtruth_tsv(path: str | os.PathLike[str], header: bool = True) -> pd.DataFrame:
+    """Read one official ground-truth TSV (plain or ``.bz2``) into ``mbid, release_group, labels``.
+
+    ``header=False`` reads files without the header line (the excerpts in ``shared/data``).
+    Padding fields (empty or blank) are dropped and each row's labels are sorted and unique.
+    Errors name the file and the line: a line with fewer than 2 fields, an MBID or release
+    group that is not a lowercase UUID, an MBID seen twice (both lines), rows without labels.
+    """
+    path = Path(path)
+    mbids: list[str] = []
+    groups: list[str] = []
+    label_lists: list[list[str]] = []
+    first_line: dict[str, int] = {}
+    duplicates: list[str] = []
+    empty_rows: list[str] = []
+    repeated = 0
+    with _open_text(path) as handle:
+        lines = _lines(handle)
+        if header:
+            number, line = next(lines, (0, ""))
+            fields = tuple(line.split("\t")[:2])
+            if fields != HEADER_FIRST:
+                raise ValueError(
+                    f"{path}: line 1 should be the header starting "
+                    f"'recordingmbid<TAB>releasegroupmbid', found {line[:80]!r} "
+                    "(use header=False / --no-header for files without one)"
+                )
+        for number, line in lines:
+            if not line.strip():
+                continue
+            fields = line.split("\t")
+            if len(fields) < 2:
+                raise ValueError(f"{path}: line {number}: expected at least 2 TAB-separated "
+                                 f"fields, found {len(fields)}: {line[:80]!r}")
+            mbid, group = fields[0].strip(), fields[1].strip()
+            for what, value in (("recording MBID", mbid), ("release-group MBID", group)):
+                if not UUID_RE.fullmatch(value):
+                    raise ValueError(f"{path}: line {number}: {what} {value!r} is not a "
+                                     "lowercase UUID")
+            if mbid in first_line:
+                duplicates.append(f"{mbid} (lines {first_line[mbid]} and {number})")
+                continue
+            first_line[mbid] = number
+            raw = [field for field in fields[2:] if field.strip()]
+            unique = sorted(set(raw))
+            repeated += len(raw) - len(unique)
+            if not unique:
+                empty_rows.append(f"line {number} {mbid}")
+            mbids.append(mbid)
+            groups.append(group)
+            label_lists.append(unique)
+    if duplicates:
+        raise ValueError(f"{path}: {len(duplicates)} duplicate recording MBID(s): "
+                         f"{_listing(duplicates)}")
+    if empty_rows:
+        raise ValueError(f"{path}: {len(empty_rows)} row(s) without any label: "
+                         f"{_listing(empty_rows)}")
+    if repeated:
+        LOG.warning("%s: %d repeated label(s) within rows kept once", path, repeated)
+    return make_groundtruth(mbids, groups, label_lists)
+
+
+def make_groundtruth(
+    mbids: Sequence[str], release_groups: Sequence[str], label_lists: Sequence[Sequence[str]]
+) -> pd.DataFrame:
+    """Assemble the ground-truth frame with object columns (lists stay Python lists)."""
+    return pd.DataFrame(
+        {
+            "mbid": pd.Series(list(mbids), dtype=object),
+            "release_group": pd.Series(list(release_groups), dtype=object),
+            "labels": pd.Series([list(labels) for labels in label_lists], dtype=object),
+        }
+    )
+
+
+def write_groundtruth_parquet(frame: pd.DataFrame, path: str | os.PathLike[str]) -> None:
+    """Write the data-contract Parquet (``mbid``, ``release_group``, ``labels`` list<string>)."""
+    table = pa.table(
+        {
+            "mbid": pa.array(list(frame["mbid"]), type=pa.string()),
+            "release_group": pa.array(list(frame["release_group"]), type=pa.string()),
+            "labels": pa.array([list(x) for x in frame["labels"]], type=pa.list_(pa.string())),
+        },
+        schema=GROUNDTRUTH_SCHEMA,
+    )
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+
+
+def read_groundtruth_parquet(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a ground-truth Parquet back into the same frame shape as ``read_groundtruth_tsv``."""
+    table = pq.read_table(path, columns=["mbid", "release_group", "labels"])
+    return make_groundtruth(
+        table.column("mbid").to_pylist(),
+        table.column("release_group").to_pylist(),
+        [list(x or []) for x in table.column("labels").to_pylist()],
+    )
+
+
+def write_groundtruth_tsv(frame: pd.DataFrame, path: str | os.PathLike[str]) -> None:
+    """Write the official TSV layout (header ``genre1..genreN``, rows padded with TABs).
+
+    Used to hand ground truth to evaluation tools that expect the released format. A label
+    containing a TAB or a line break cannot be represented and is refused.
+    """
+    rows = list(zip(frame["mbid"], frame["release_group"], frame["labels"], strict=True))
+    width = max((len(labels) for _, _, labels in rows), default=0)
+    for mbid, _, labels in rows:
+        bad = [lab for lab in labels if any(c in lab for c in "\t\r\n")]
+        if bad:
+            raise ValueError(f"{path}: recording {mbid}: label(s) with TAB/newline {bad!r}")
+    with atomic_open(path) as handle:
+        names = [*HEADER_FIRST, *(f"genre{i}" for i in range(1, width + 1))]
+        handle.write("\t".join(names) + "\n")
+        for mbid, group, labels in rows:
+            padded = [*labels, *([""] * (width - len(labels)))]
+            handle.write("\t".join([mbid, group, *padded]) + "\n")

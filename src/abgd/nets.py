@@ -1,0 +1,244 @@
+"""The study's networks as Lightning modules, and the in-memory data module that feeds them.
+
+One module class covers both systems of the paper (dataset-spec §7):
+
+* single-source: 2669 standardised features → Dropout → Linear(hidden) + ReLU → Dropout → Linear(N)
+* fusion: k embeddings, each L2-normalised → concatenated → Dropout → Linear(N) (``hidden=0``)
+
+The input preparation (standardisation, per-block L2 normalisation) lives *inside* the module as
+buffers and hyper-parameters, so a checkpoint alone reproduces the scores: no scaler file can drift
+away from its weights, and ``predict``/``embed`` feed raw features or raw embeddings.
+
+Initialisation: Keras 1 ``init="uniform"`` (U(−0.05, 0.05) weights, zero biases) by default, as in
+the authors' code; ``init="torch"`` keeps PyTorch's Kaiming-uniform default.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+
+import lightning as L
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+KERAS_UNIFORM_LIMIT = 0.05
+
+
+def build_network(n_inputs: int, n_outputs: int, hidden: int, dropout: float,
+                  input_dropout: float, init: str = "keras") -> nn.Sequential:
+    """The layers as an ``nn.Sequential``; ``hidden=0`` gives the fusion's linear read-out."""
+    layers: list[nn.Module] = [nn.Dropout(input_dropout)]
+    if hidden > 0:
+        layers += [nn.Linear(n_inputs, hidden), nn.ReLU(), nn.Dropout(dropout),
+                   nn.Linear(hidden, n_outputs)]
+    else:
+        layers.append(nn.Linear(n_inputs, n_outputs))
+    if init == "keras":
+        for layer in layers:
+            if isinstance(layer, nn.Linear):
+                nn.init.uniform_(layer.weight, -KERAS_UNIFORM_LIMIT, KERAS_UNIFORM_LIMIT)
+                nn.init.zeros_(layer.bias)
+    elif init != "torch":
+        raise ValueError(f"unknown init {init!r} (expected 'keras' or 'torch')")
+    return nn.Sequential(*layers)
+
+
+class GenreClassifier(L.LightningModule):
+    """Multi-label genre classifier with its input preparation carried as buffers.
+
+    The per-epoch losses are accumulated in tensors and read once per epoch: a ``self.log`` call
+    or a ``.item()`` per step costs more than the step itself at batch 32.
+    """
+
+    def __init__(self, n_inputs: int, labels: Sequence[str], hidden: int = 256,
+                 dropout: float = 0.5, input_dropout: float = 0.5, lr: float = 1e-3,
+                 l2_blocks: int = 0, init: str = "keras") -> None:
+        super().__init__()
+        labels = list(labels)
+        if l2_blocks and n_inputs % l2_blocks:
+            raise ValueError(f"n_inputs={n_inputs} is not divisible into {l2_blocks} blocks")
+        self.save_hyperparameters({
+            "n_inputs": n_inputs, "labels": labels, "hidden": hidden, "dropout": dropout,
+            "input_dropout": input_dropout, "lr": lr, "l2_blocks": l2_blocks, "init": init,
+        })
+        self.labels = labels
+        self.net = build_network(n_inputs, len(labels), hidden, dropout, input_dropout, init)
+        self.register_buffer("feature_mean", torch.zeros(n_inputs, dtype=torch.float32))
+        self.register_buffer("feature_scale", torch.ones(n_inputs, dtype=torch.float32))
+        self.loss_fn = nn.BCEWithLogitsLoss(reduction="mean")
+        self._train_sum = torch.zeros((), dtype=torch.float64)
+        self._train_count = 0
+        self._holdout_sum = torch.zeros((), dtype=torch.float64)
+        self._holdout_count = 0
+        self.epoch_losses: list[tuple[float, float]] = []
+
+    # --- input preparation -------------------------------------------------------------------
+    def set_scaler(self, mean: np.ndarray, scale: np.ndarray) -> None:
+        """Install a standardisation fitted elsewhere (on the fit part only)."""
+        self.feature_mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
+        self.feature_scale.copy_(torch.as_tensor(scale, dtype=torch.float32))
+
+    def prepare(self, x: torch.Tensor) -> torch.Tensor:
+        l2_blocks = self.hparams["l2_blocks"]
+        if l2_blocks:
+            blocks = x.reshape(x.shape[0], l2_blocks, -1)
+            x = nn.functional.normalize(blocks, p=2.0, dim=2).reshape(x.shape[0], -1)
+        return (x - self.feature_mean) / self.feature_scale
+
+    # --- inference ---------------------------------------------------------------------------
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits (apply ``sigmoid`` for scores)."""
+        return self.net(self.prepare(x))
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """Hidden-layer activations after the ReLU (the paper's 256-d embedding)."""
+        if self.hparams["hidden"] <= 0:
+            raise ValueError("this model has no hidden layer to embed with")
+        # net = [Dropout, Linear, ReLU, Dropout, Linear]: the embedding is the ReLU output.
+        return self.net[2](self.net[1](self.net[0](self.prepare(x))))
+
+    # --- training ----------------------------------------------------------------------------
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        # Keras 1 Adam defaults: beta1 0.9, beta2 0.999, epsilon 1e-8 (PyTorch's defaults too).
+        return torch.optim.Adam(self.parameters(), lr=self.hparams["lr"], eps=1e-8)
+
+    def on_train_epoch_start(self) -> None:
+        self._train_sum = torch.zeros((), dtype=torch.float64, device=self.device)
+        self._train_count = 0
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor],
+                      batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        loss = self.loss_fn(self(x), y)
+        self._train_sum += loss.detach() * x.shape[0]
+        self._train_count += x.shape[0]
+        return loss
+
+    def on_validation_epoch_start(self) -> None:
+        self._holdout_sum = torch.zeros((), dtype=torch.float64, device=self.device)
+        self._holdout_count = 0
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        x, y = batch
+        self._holdout_sum += self.loss_fn(self(x), y).double() * x.shape[0]
+        self._holdout_count += x.shape[0]
+
+    def on_validation_epoch_end(self) -> None:
+        if self.trainer.sanity_checking:
+            return
+        holdout = float(self._holdout_sum) / max(self._holdout_count, 1)
+        train = float(self._train_sum) / max(self._train_count, 1)
+        self.epoch_losses.append((train, holdout))
+        # One log call per epoch: EarlyStopping monitors it.
+        self.log("holdout_loss", holdout, on_step=False, on_epoch=True, prog_bar=False,
+                 logger=False)
+
+
+class ArrayRows(Dataset):
+    """Rows of in-memory tensors, fetched a whole batch of indices at a time.
+
+    Labels are stored as ``uint8`` (a quarter of float32's memory) and converted per batch.
+    """
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        if x.shape[0] != y.shape[0]:
+            raise ValueError(f"{x.shape[0]} feature rows but {y.shape[0]} label rows")
+        self.x = x
+        self.y = y
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+    def __getitem__(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.x.index_select(0, index), self.y.index_select(0, index).float()
+
+
+class IndexBatches(Sampler[torch.Tensor]):
+    """Index batches over ``rows``: a fresh seeded permutation per pass, or file order.
+
+    The generator is created once, so epoch k's permutation depends only on the seed and k.
+    """
+
+    def __init__(self, rows: torch.Tensor, batch_size: int, shuffle: bool,
+                 seed: int = 0) -> None:
+        self.rows = rows.to(torch.int64)
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.rows) / self.batch_size)
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        rows = self.rows
+        if self.shuffle:
+            rows = rows[torch.randperm(len(rows), generator=self.generator)]
+        yield from torch.split(rows, self.batch_size)
+
+
+class ArrayDataModule(L.LightningDataModule):
+    """Fit and holdout batches sliced from one in-memory matrix by row index.
+
+    The matrix is never split or copied: ``fit_rows``/``holdout_rows`` index into it, so memory
+    stays at one float32 copy of the features (it can be a view of a NumPy array).
+    """
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, fit_rows: torch.Tensor,
+                 holdout_rows: torch.Tensor, batch_size: int = 32,
+                 holdout_batch_size: int = 4096, seed: int = 0) -> None:
+        super().__init__()
+        self.rows = ArrayRows(x, y)
+        self.fit_rows = fit_rows
+        self.holdout_rows = holdout_rows
+        self.batch_size = batch_size
+        self.holdout_batch_size = holdout_batch_size
+        self.seed = seed
+        self._train_sampler: IndexBatches | None = None
+
+    def train_dataloader(self) -> DataLoader:
+        # One sampler for the whole fit, so its generator advances from epoch to epoch.
+        if self._train_sampler is None:
+            self._train_sampler = IndexBatches(self.fit_rows, self.batch_size, True, self.seed)
+        return DataLoader(self.rows, sampler=self._train_sampler, batch_size=None,
+                          num_workers=0)
+
+    def val_dataloader(self) -> DataLoader:
+        sampler = IndexBatches(self.holdout_rows, self.holdout_batch_size, False)
+        return DataLoader(self.rows, sampler=sampler, batch_size=None, num_workers=0)
+
+
+def fit_scaler(x: np.ndarray, rows: np.ndarray, chunk_rows: int = 2048,
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and population standard deviation of ``x[rows]`` in float64, without copying ``x``.
+
+    Chunks are merged with Chan et al.'s pairwise update, which avoids the cancellation of
+    sum-of-squares formulas on features with a large mean. Constant columns (max == min, an
+    exact test) and zero-variance columns get scale 1, as sklearn's StandardScaler does.
+    """
+    if len(rows) == 0:
+        raise ValueError("cannot fit a standardisation on zero rows")
+    rows = np.sort(np.asarray(rows))
+    n_total = 0
+    mean = np.zeros(x.shape[1], dtype=np.float64)
+    m2 = np.zeros(x.shape[1], dtype=np.float64)
+    lo = np.full(x.shape[1], np.inf, dtype=np.float32)
+    hi = np.full(x.shape[1], -np.inf, dtype=np.float32)
+    for start in range(0, len(rows), chunk_rows):
+        chunk = x[rows[start:start + chunk_rows]]
+        lo = np.minimum(lo, chunk.min(axis=0))
+        hi = np.maximum(hi, chunk.max(axis=0))
+        chunk64 = chunk.astype(np.float64)
+        n_chunk = chunk64.shape[0]
+        chunk_mean = chunk64.mean(axis=0)
+        chunk_m2 = ((chunk64 - chunk_mean) ** 2).sum(axis=0)
+        n_new = n_total + n_chunk
+        delta = chunk_mean - mean
+        mean = mean + delta * (n_chunk / n_new)
+        m2 = m2 + chunk_m2 + delta**2 * (n_total * n_chunk / n_new)
+        n_total = n_new
+    std = np.sqrt(m2 / n_total)
+    scale = np.where((hi == lo) | (std == 0.0), 1.0, std)
+    return mean, scale

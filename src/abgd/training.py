@@ -1,0 +1,230 @@
+"""One pure ``train()`` shared by ``train_single`` and ``train_fusion``.
+
+It takes arrays in memory and returns the trained module with its metrics; reading inputs and
+writing the model folder stay in the CLIs. Protocol (dataset-spec §7.1), with one deliberate
+difference: early stopping on the holdout loss **restores the best epoch's weights**, whereas the
+authors' Keras 1 code kept the weights of the last epoch (``patience`` epochs after the best).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import Callback, EarlyStopping
+from sklearn.metrics import roc_auc_score
+
+from abgd.io import atomic_open, atomic_path
+from abgd.nets import ArrayDataModule, GenreClassifier, fit_scaler
+from abgd.progress import interactive
+
+log = logging.getLogger("abgd.training")
+
+EPOCH_COLUMNS = ("epoch", "train_loss", "holdout_loss", "seconds", "train_seconds")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    seed: int = 0
+    batch_size: int = 32
+    max_epochs: int = 100
+    patience: int = 4
+    threads: int | None = None
+    accelerator: str = "auto"
+    holdout_batch_size: int = 4096
+    standardize: bool = True
+
+
+@dataclass
+class TrainResult:
+    module: GenreClassifier  # best-epoch weights, on the CPU, in eval mode
+    epochs: list[dict[str, float]]
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+class EpochRecorder(Callback):
+    """Times each epoch and keeps an in-memory copy of the best weights seen so far.
+
+    Runs in ``on_validation_end``, after the module has computed the epoch's holdout loss.
+    """
+
+    def __init__(self) -> None:
+        self.epochs: list[dict[str, float]] = []
+        self.best_loss = float("inf")
+        self.best_epoch = 0
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self._start = 0.0
+        self._train_seconds = 0.0
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._start = time.perf_counter()
+
+    def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._train_seconds = time.perf_counter() - self._start
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        train_loss, holdout_loss = pl_module.epoch_losses[-1]
+        epoch = len(self.epochs) + 1
+        self.epochs.append({
+            "epoch": epoch, "train_loss": train_loss, "holdout_loss": holdout_loss,
+            "seconds": time.perf_counter() - self._start, "train_seconds": self._train_seconds,
+        })
+        log.info("epoch %d: train loss %.6f, holdout loss %.6f, %.1f s", epoch, train_loss,
+                 holdout_loss, self.epochs[-1]["seconds"])
+        if holdout_loss < self.best_loss:
+            self.best_loss = holdout_loss
+            self.best_epoch = epoch
+            self.best_state = {k: v.detach().clone() for k, v in pl_module.state_dict().items()}
+
+
+def configure_torch(threads: int | None, accelerator: str) -> None:
+    """Thread count and cuBLAS determinism, which must be set before any CUDA work."""
+    if threads:
+        torch.set_num_threads(threads)
+    if accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+
+
+@torch.inference_mode()
+def score_rows(module: GenreClassifier, x: np.ndarray | torch.Tensor,
+               rows: np.ndarray | None = None, batch_size: int = 4096,
+               output: str = "scores") -> np.ndarray:
+    """Sigmoid scores (``output="scores"``) or hidden activations (``"embed"``) for rows of x."""
+    module.eval()
+    device = module.device
+    xt = torch.as_tensor(x)
+    index = torch.arange(xt.shape[0]) if rows is None else torch.as_tensor(rows, dtype=torch.int64)
+    width = module.hparams["hidden"] if output == "embed" else len(module.labels)
+    out = np.empty((len(index), width), dtype=np.float32)
+    for start in range(0, len(index), batch_size):
+        batch = xt.index_select(0, index[start:start + batch_size]).to(device)
+        values = module.embed(batch) if output == "embed" else torch.sigmoid(module(batch))
+        out[start:start + len(batch)] = values.float().cpu().numpy()
+    return out
+
+
+def macro_roc_auc(y_true: np.ndarray, scores: np.ndarray) -> tuple[float, int]:
+    """Macro ROC AUC over labels with both classes present, and how many labels that is."""
+    positives = y_true.sum(axis=0)
+    usable = (positives > 0) & (positives < y_true.shape[0])
+    if not usable.any():
+        return float("nan"), 0
+    auc = roc_auc_score(y_true[:, usable], scores[:, usable], average="macro")
+    return float(auc), int(usable.sum())
+
+
+def check_finite(x: np.ndarray, names: Sequence[str], what: str, chunk_rows: int = 8192) -> None:
+    """Fail on NaN/inf, naming the first offending records: they would poison the scaler."""
+    bad: list[str] = []
+    for start in range(0, x.shape[0], chunk_rows):
+        rows = ~np.isfinite(x[start:start + chunk_rows]).all(axis=1)
+        bad += [names[start + i] for i in np.flatnonzero(rows)]
+    if bad:
+        raise ValueError(f"{what}: {len(bad)} rows with NaN or infinite values, e.g. {bad[:5]}")
+
+
+def train(x: np.ndarray, y: np.ndarray, fit_rows: np.ndarray, holdout_rows: np.ndarray,
+          labels: Sequence[str], model_params: dict[str, Any], config: TrainConfig,
+          ) -> TrainResult:
+    """Fit a ``GenreClassifier`` on ``x[fit_rows]``, early-stopping on ``x[holdout_rows]``.
+
+    ``x`` is float32 (rows × inputs) and is only indexed, never copied; ``y`` is a 0/1 matrix
+    (rows × labels). ``model_params`` are ``GenreClassifier`` keyword arguments besides
+    ``n_inputs`` and ``labels``. Deterministic on the CPU for a given seed and thread count.
+    """
+    if len(fit_rows) == 0 or len(holdout_rows) == 0:
+        raise ValueError(f"need fit and holdout rows, got {len(fit_rows)} and {len(holdout_rows)}")
+    if y.shape != (x.shape[0], len(labels)):
+        raise ValueError(f"labels matrix {y.shape} does not match {x.shape[0]} rows × "
+                         f"{len(labels)} labels")
+    configure_torch(config.threads, config.accelerator)
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    module = GenreClassifier(n_inputs=x.shape[1], labels=list(labels), **model_params)
+    if config.standardize:
+        mean, scale = fit_scaler(x, fit_rows)
+        module.set_scaler(mean, scale)
+    xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    yt = torch.from_numpy(np.asarray(y, dtype=np.uint8))
+    data = ArrayDataModule(xt, yt, torch.as_tensor(fit_rows), torch.as_tensor(holdout_rows),
+                           config.batch_size, config.holdout_batch_size, config.seed)
+    recorder = EpochRecorder()
+    stopper = EarlyStopping(monitor="holdout_loss", patience=config.patience, mode="min",
+                            min_delta=0.0, check_finite=True)
+    with tempfile.TemporaryDirectory(prefix="abgd-train-") as root, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        warnings.filterwarnings("ignore", message=".*GPU available but not used.*")
+        trainer = L.Trainer(
+            accelerator=config.accelerator, devices=1, deterministic=True,
+            max_epochs=config.max_epochs, callbacks=[recorder, stopper], logger=False,
+            enable_checkpointing=False, enable_progress_bar=interactive(),
+            enable_model_summary=False, num_sanity_val_steps=0, use_distributed_sampler=False,
+            default_root_dir=root, inference_mode=True,
+        )
+        started = time.perf_counter()
+        trainer.fit(module, datamodule=data)
+        wall = time.perf_counter() - started
+    if recorder.best_state is None:
+        raise RuntimeError("training finished without a single holdout evaluation")
+    module.load_state_dict(recorder.best_state)
+    module = module.cpu().eval()
+    holdout_scores = score_rows(module, xt, np.asarray(holdout_rows), config.holdout_batch_size)
+    auc, n_auc = macro_roc_auc(np.asarray(y)[np.asarray(holdout_rows)], holdout_scores)
+    train_seconds = sum(e["train_seconds"] for e in recorder.epochs)
+    metrics = {
+        "best_epoch": recorder.best_epoch,
+        "best_holdout_loss": recorder.best_loss,
+        "epochs_run": len(recorder.epochs),
+        "stopped_early": len(recorder.epochs) < config.max_epochs,
+        "holdout_macro_roc_auc": auc,
+        "holdout_auc_labels": n_auc,
+        "n_labels": len(labels),
+        "n_fit": len(fit_rows),
+        "n_holdout": len(holdout_rows),
+        "samples_per_second": len(fit_rows) * len(recorder.epochs) / max(train_seconds, 1e-9),
+        "wall_seconds": wall,
+        "device": str(trainer.strategy.root_device),
+        "config": asdict(config),
+        "model": dict(module.hparams, labels=len(labels)),
+    }
+    return TrainResult(module=module, epochs=recorder.epochs, metrics=metrics)
+
+
+def save_checkpoint(module: GenreClassifier, path: str | os.PathLike[str]) -> None:
+    """A Lightning-format checkpoint (``GenreClassifier.load_from_checkpoint`` reads it)."""
+    checkpoint = {
+        "state_dict": {k: v.detach().cpu() for k, v in module.state_dict().items()},
+        "hyper_parameters": dict(module.hparams),
+        "pytorch-lightning_version": L.__version__,
+        "epoch": 0,
+        "global_step": 0,
+    }
+    with atomic_path(path) as tmp:
+        torch.save(checkpoint, tmp)
+
+
+def load_model(model_dir: str | os.PathLike[str]) -> GenreClassifier:
+    """The trained module of a model folder, on the CPU in eval mode."""
+    path = Path(model_dir) / "model.ckpt"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no checkpoint (run train_single/train_fusion first)")
+    return GenreClassifier.load_from_checkpoint(path, map_location="cpu").eval()
+
+
+def write_epochs(path: str | os.PathLike[str], epochs: Sequence[dict[str, float]]) -> None:
+    with atomic_open(path) as handle:
+        handle.write(",".join(EPOCH_COLUMNS) + "\n")
+        for row in epochs:
+            handle.write(",".join(repr(row[c]) if c != "epoch" else str(row[c])
+                                  for c in EPOCH_COLUMNS) + "\n")

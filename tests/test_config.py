@@ -1,0 +1,88 @@
+"""A bad configuration stops the workflow before any job, with a message naming the key."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = yaml.safe_load((ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+
+
+def _validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(SCHEMA)
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "acousticbrainz.yaml", "rehearsal.yaml"])
+def test_shipped_configs_are_valid(name: str) -> None:
+    path = ROOT / "config" / name
+    if not path.exists():
+        pytest.skip(f"{name} not shipped yet")
+    _validator().validate(yaml.safe_load(path.read_text()))
+
+
+def _walk(schema: dict, where: str = "") -> list[str]:
+    problems = []
+    for key, sub in schema.get("properties", {}).items():
+        here = f"{where}.{key}" if where else key
+        if "description" not in sub:
+            problems.append(f"{here}: no description")
+        if "default" not in sub and key not in schema.get("required", []):
+            problems.append(f"{here}: no default")
+        if sub.get("type") == "object" or "object" in sub.get("type", []):
+            if sub.get("properties") and sub.get("additionalProperties", True) is not False:
+                problems.append(f"{here}: accepts unknown keys")
+            problems.extend(_walk(sub, here))
+    return problems
+
+
+def test_every_key_is_described_defaulted_and_closed() -> None:
+    assert SCHEMA["additionalProperties"] is False
+    assert _walk(SCHEMA) == []
+
+
+def test_real_release_config_names_the_zenodo_files_exactly() -> None:
+    config = yaml.safe_load((ROOT / "config" / "acousticbrainz.yaml").read_text())
+    train = config["features"]["archives"]["train"]
+    assert train[0] == "acousticbrainz-mediaeval-features--train-01.tar.bz2"
+    # md5s from the mirdata loader (dataset-spec §1.2)
+    assert config["download"]["md5"][train[0]] == "db7157b5112022d609652dd21c632090"
+    assert config["download"]["md5"][
+        "acousticbrainz-mediaeval-features-validation-89abcdef.tar.bz2"
+    ] == "34f47394ac6d8face4399f48e2b98ebe"
+    assert "2553414" in config["download"]["url_template"]
+    assert all("2554044" in url for name, url in config["download"]["urls"].items()
+               if "allmusic" in name)
+
+
+def _dry_run(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(SNAKEMAKE), "-n", "--quiet", "--snakefile", str(ROOT / "Snakefile"),
+         "--directory", str(tmp_path), "--configfile", str(ROOT / "config" / "config.yaml"),
+         *extra],
+        capture_output=True, text=True, cwd=ROOT, check=False,
+    )
+
+
+@pytest.mark.skipif(shutil.which(str(SNAKEMAKE)) is None, reason="snakemake not installed")
+def test_unknown_key_stops_before_any_job(tmp_path: Path) -> None:
+    result = _dry_run(tmp_path, "--config", "single={'hiden': 128}")
+    assert result.returncode != 0
+    assert "hiden" in result.stderr + result.stdout
+    assert "Job stats" not in result.stdout
+
+
+@pytest.mark.skipif(shutil.which(str(SNAKEMAKE)) is None, reason="snakemake not installed")
+def test_wrong_type_stops_before_any_job(tmp_path: Path) -> None:
+    result = _dry_run(tmp_path, "--config", "fusion={'dropout': 'high'}")
+    assert result.returncode != 0
+    output = result.stderr + result.stdout
+    assert "dropout" in output and "high" in output
+    assert "Job stats" not in result.stdout

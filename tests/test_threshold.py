@@ -1,0 +1,119 @@
+"""Thresholds against brute force over every candidate threshold on small cases."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import sparse
+
+from abgd import threshold as T
+
+
+def brute_label_f(y: np.ndarray, s: np.ndarray) -> float:
+    best = 0.0
+    for thr in np.unique(s):
+        pred = s >= thr
+        tp = np.sum(pred & y)
+        if tp:
+            p, r = tp / pred.sum(), tp / y.sum()
+            best = max(best, 2 * p * r / (p + r))
+    return best
+
+
+def brute_track_f(y: np.ndarray, totals: np.ndarray, s: np.ndarray, thr: float) -> float:
+    fs = []
+    for i in range(len(s)):
+        pred = s[i] >= thr
+        if not pred.any():
+            pred = np.zeros_like(pred)
+            pred[np.argmax(s[i])] = True
+        tp = np.sum(pred & y[i])
+        p, r = tp / pred.sum(), (tp / totals[i]) if totals[i] else np.nan
+        f = 2 * p * r / (p + r) if (p + r) else 0.0
+        fs.append(0.0 if np.isnan(f) else f)
+    return float(np.mean(fs))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(2, 25), st.integers(1, 4))
+def test_per_label_threshold_reaches_brute_force_max(seed, n, k):
+    rng = np.random.default_rng(seed)
+    y = rng.random((n, k)) < 0.4
+    s = (np.round(rng.random((n, k)) * 8) / 8).astype(np.float32)
+    labels = [f"l{j}" for j in range(k)]
+    thr, f, untunable = T.per_label_thresholds(sparse.csr_matrix(y), s, labels)
+    for j in range(k):
+        if not y[:, j].any():
+            assert labels[j] in untunable
+            assert not (s[:, j] >= thr[j]).any()  # never predicted on the holdout
+            continue
+        expected = brute_label_f(y[:, j], s[:, j])
+        assert f[j] == pytest.approx(expected, abs=1e-12)
+        pred = s[:, j] >= thr[j]
+        tp = np.sum(pred & y[:, j])
+        achieved = 2 * tp / (pred.sum() + y[:, j].sum())
+        assert achieved == pytest.approx(expected, abs=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 15), st.integers(1, 5))
+def test_global_threshold_matches_brute_force(seed, n, k):
+    rng = np.random.default_rng(seed)
+    y = rng.random((n, k)) < 0.4
+    extra = rng.integers(0, 2, n)  # GT labels the model does not output
+    totals = y.sum(axis=1) + extra
+    s = (np.round(rng.random((n, k)) * 10) / 10).astype(np.float32)
+    candidates = T.global_candidates(s, max_candidates=1000)
+    np.testing.assert_array_equal(candidates, np.unique(s))
+    ours = T.mean_track_f(sparse.csr_matrix(y), totals.astype(float), s, candidates,
+                          rows_per_chunk=4)
+    brute = [brute_track_f(y, totals, s, c) for c in candidates]
+    np.testing.assert_allclose(ours, brute, atol=1e-12)
+
+
+def test_grid_used_when_too_many_distinct_scores():
+    rng = np.random.default_rng(0)
+    s = rng.random((500, 30)).astype(np.float32)
+    grid = T.global_candidates(s, max_candidates=64)
+    assert grid.size <= 64
+    assert grid.min() == pytest.approx(s.min()) and grid.max() == pytest.approx(s.max())
+
+
+def test_cli_end_to_end(tmp_path):
+    rng = np.random.default_rng(1)
+    labels = ["jazz", "rock", "rock---punk", "zzz---never"]
+    n = 60
+    y = rng.random((n, 4)) < 0.4
+    y[:, 3] = False
+    y[~y.any(axis=1), 0] = True
+    ids = [f"{i:08d}-0000-0000-0000-000000000000" for i in range(n)]
+    scores = np.clip(y * 0.4 + rng.random((n, 4)) * 0.6, 0, 1).astype(np.float32)
+    frame = pd.DataFrame(scores, columns=labels)
+    frame.insert(0, "mbid", ids)
+    frame.to_parquet(tmp_path / "scores.parquet", index=False)
+    gt_labels = [[lab for lab, v in zip(labels, row, strict=True) if v] for row in y]
+    gt_labels[0] = [*gt_labels[0], "removed-label"]
+    pd.DataFrame({"mbid": [*ids[::-1], "ffffffff-0000-0000-0000-000000000000"],
+                  "release_group": ["rg"] * (n + 1),
+                  "labels": [*gt_labels[::-1], ["jazz"]]}).to_parquet(tmp_path / "gt.parquet")
+    out = tmp_path / "thr.json"
+    assert T.main(["--scores", str(tmp_path / "scores.parquet"), "--groundtruth",
+                   str(tmp_path / "gt.parquet"), "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["labels"] == labels
+    assert result["untunable_labels"] == ["zzz---never"]
+    assert set(result["per_label"]) == set(labels)
+    hf = result["holdout_f"]
+    assert hf["global_Ftrackall"] == pytest.approx(hf["global_search_Ftrackall"], abs=1e-12)
+    assert 0 < hf["per_label_Ftrackall"] <= 1
+    assert result["provenance"]["step"] == "threshold"
+
+
+def test_missing_groundtruth_is_reported(tmp_path):
+    with pytest.raises(ValueError, match="no ground truth"):
+        T.truth_for_scores(["a", "b"], ["a"], [["rock"]], ["rock"], "gt.parquet")

@@ -1,0 +1,29 @@
+# The publication bundle: what a paper cites, stamped with the commit that made it.
+
+
+rule archive:
+    input:
+        summary=f"{OUT}/evaluation/summary.json",
+        summary_csv=f"{OUT}/evaluation/summary.csv",
+        tables=f"{OUT}/evaluation/tables.md",
+        stats=f"{OUT}/stats/stats.md",
+        figures=f"{OUT}/figures/training_curves.png",
+        evaluations=all_evaluations,
+        runs=all_run_files,
+        thresholds=all_thresholds,
+        release=[f"{RES}/{name}" for name in RELEASE_FILES],
+    output:
+        f"{OUT}/abgd-{DATASET}-{GIT_SHA}.tar.gz",
+    params:
+        config=config_json,
+        dataset=DATASET,
+        commit=GIT_COMMIT,
+    log:
+        f"{OUT}/logs/archive/archive.log",
+    localrule: True
+    conda:
+        ENV
+    shell:
+        "python -m abgd.archive --results $(dirname {output}) --dataset {params.dataset}"
+        " --commit {params.commit} --config-json {params.config:q} --inputs {input.release}"
+        " --out {output} > {log} 2>&1"

@@ -1,0 +1,100 @@
+# Stage 1-2: the release's files (generated mirror for the demo), downloads, feature conversion,
+# ground truth.
+
+
+rule demo_mirror:
+    output:
+        files=[f"{MIRROR}/{name}" for name in RELEASE_FILES],
+        md5sums=f"{MIRROR}/MD5SUMS",
+    params:
+        recordings=config["demo"]["recordings"],
+        seed=config["demo"]["seed"],
+        workers=config["demo"]["workers"],
+    log:
+        f"{OUT}/logs/demo_mirror/demo_mirror.log",
+    benchmark:
+        f"{OUT}/benchmarks/demo_mirror/demo_mirror.tsv"
+    threads: 2
+    resources:
+        mem_mb=2000,
+    conda:
+        ENV
+    shell:
+        "python -m abgd.demo --out $(dirname {output.md5sums}) --recordings {params.recordings}"
+        " --seed {params.seed} --workers {params.workers} > {log} 2>&1"
+
+
+rule download:
+    input:
+        download_inputs,
+    output:
+        f"{RES}/{{name}}",
+    params:
+        url=file_url,
+        md5=md5_args,
+        retries=config["download"]["retries"],
+        backoff=config["download"]["backoff"],
+    log:
+        f"{OUT}/logs/download/{{name}}.log",
+    localrule: True
+    conda:
+        ENV
+    shell:
+        "python -m abgd.download --url '{params.url}' --out {output} {params.md5}"
+        " --retries {params.retries} --backoff {params.backoff} > {log} 2>&1"
+
+
+rule convert:
+    input:
+        archive=archive_path,
+    output:
+        parquet=f"{OUT}/features/{{split}}/{{part}}.parquet",
+        errors=f"{OUT}/features/{{split}}/{{part}}.errors.tsv",
+    params:
+        batch_size=config["features"]["batch_size"],
+    log:
+        f"{OUT}/logs/convert/{{split}}/{{part}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/convert/{{split}}/{{part}}.tsv"
+    threads: 2
+    resources:
+        mem_mb=2000,
+        runtime=120,
+    conda:
+        ENV
+    shell:
+        "python -m abgd.convert --archive {input.archive} --out {output.parquet}"
+        " --errors {output.errors} --batch-size {params.batch_size} > {log} 2>&1"
+
+
+rule features_manifest:
+    input:
+        parts=parts_of_split,
+        errors=errors_of_split,
+    output:
+        f"{OUT}/features/{{split}}.manifest.json",
+    log:
+        f"{OUT}/logs/features_manifest/{{split}}.log",
+    conda:
+        ENV
+    shell:
+        "python -m abgd.manifest --parts {input.parts} --errors {input.errors}"
+        " --out {output} > {log} 2>&1"
+
+
+rule groundtruth:
+    input:
+        train=groundtruth_tsv("train"),
+        validation=groundtruth_tsv("validation"),
+    output:
+        train=f"{OUT}/groundtruth/{{source}}-train.parquet",
+        validation=f"{OUT}/groundtruth/{{source}}-validation.parquet",
+        summary=f"{OUT}/groundtruth/{{source}}.json",
+    log:
+        f"{OUT}/logs/groundtruth/{{source}}.log",
+    conda:
+        ENV
+    shell:
+        "python -m abgd.groundtruth --source {wildcards.source} --train {input.train}"
+        " --validation {input.validation} --out-train {output.train}"
+        " --out-validation {output.validation} --summary {output.summary} > {log} 2>&1"

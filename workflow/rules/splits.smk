@@ -1,0 +1,61 @@
+# Stage 3: the 80/20 release-group split of each training set, and the dataset statistics.
+
+
+rule split:
+    input:
+        groundtruth=f"{OUT}/groundtruth/{{source}}-train.parquet",
+    output:
+        split=f"{OUT}/splits/{{source}}.tsv",
+        summary=f"{OUT}/splits/{{source}}.json",
+    params:
+        seed=config["split"]["seed"],
+        holdout_fraction=config["split"]["holdout_fraction"],
+        min_fit=config["split"]["min_fit"],
+        min_holdout=config["split"]["min_holdout"],
+        min_release_groups=config["split"]["min_release_groups"],
+        from_file=split_from_file,
+    log:
+        f"{OUT}/logs/split/{{source}}.log",
+    conda:
+        ENV
+    shell:
+        "python -m abgd.split --groundtruth {input.groundtruth} --out {output.split}"
+        " --summary {output.summary} --seed {params.seed}"
+        " --holdout-fraction {params.holdout_fraction} --min-fit {params.min_fit}"
+        " --min-holdout {params.min_holdout} --min-release-groups {params.min_release_groups}"
+        " {params.from_file} > {log} 2>&1"
+
+
+rule stats:
+    input:
+        all_groundtruth,
+    output:
+        markdown=report(
+            f"{OUT}/stats/stats.md",
+            caption="../report/stats.rst",
+            category="1. Dataset",
+            labels={"table": "Tables 2-3"},
+        ),
+        figure1=report(
+            f"{OUT}/stats/figure1_genre_distribution.png",
+            caption="../report/figure1.rst",
+            category="1. Dataset",
+            labels={"figure": "Figure 1"},
+        ),
+        figure2=report(
+            f"{OUT}/stats/figure2_labels_per_recording.png",
+            caption="../report/figure2.rst",
+            category="1. Dataset",
+            labels={"figure": "Figure 2"},
+        ),
+    params:
+        sources=SOURCES,
+        groundtruth_dir=f"{OUT}/groundtruth",
+    log:
+        f"{OUT}/logs/stats/stats.log",
+    localrule: True
+    conda:
+        ENV
+    shell:
+        "python -m abgd.stats --groundtruth-dir {params.groundtruth_dir} --sources {params.sources}"
+        " --out-dir $(dirname {output.markdown}) > {log} 2>&1"
