@@ -1,4 +1,4 @@
-"""Tests of the groundtruth step: Parquet output, summary JSON, orphans, out-of-vocabulary labels."""
+"""Tests of the groundtruth step: Parquet, summary JSON, orphans, out-of-vocabulary labels."""
 
 from __future__ import annotations
 

@@ -338,11 +338,20 @@ def compute(data: dict[str, dict[str, Coded]]) -> dict[str, Any]:
               for s in sources for sp in splits]
     overlap = {sp: overlaps({s: data[s][sp].mbid for s in sources}) for sp in splits}
     table3: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
+    # c(y, x) is the transpose of c(x, y): one count per unordered pair gives both cells.
     jobs = [(sp, scope, a, b) for sp in splits for scope in ("all_labels", "genres_only")
-            for a in sources for b in sources]
+            for i, a in enumerate(sources) for b in sources[i:]]
     for sp, scope, a, b in progress(jobs, desc="table 3"):
-        value = pseudo_conditional_entropy(data[a][sp], data[b][sp], scope == "genres_only")
-        table3.setdefault(sp, {}).setdefault(scope, {}).setdefault(a, {})[b] = value
+        x, y = data[a][sp], data[b][sp]
+        if scope == "genres_only":
+            x, y = x.keep_codes(x.is_genre()), y.keep_codes(y.is_genre())
+        counts = pair_counts(x, y)
+        cells = table3.setdefault(sp, {}).setdefault(scope, {})
+        cells.setdefault(a, {})[b] = entropy_from_counts(counts)
+        cells.setdefault(b, {})[a] = entropy_from_counts(counts.T)
+    for scopes in table3.values():  # fixed row/column order for the outputs
+        for scope, cells in scopes.items():
+            scopes[scope] = {a: {b: cells[a][b] for b in sources} for a in sources}
     dist = {s: {sp: genre_distribution(data[s][sp]) for sp in splits} for s in sources}
     per_rec = {s: {sp: labels_per_recording(data[s][sp]) for sp in splits} for s in sources}
     return {"sources": sources, "splits": splits, "table2": table2, "overlap": overlap,
