@@ -94,6 +94,10 @@ class InvalidJSON(FeatureError):
     kind = "invalid JSON"
 
 
+class TruncatedJSON(InvalidJSON):
+    kind = "truncated member"
+
+
 class MissingDescriptor(FeatureError):
     kind = "missing descriptor"
 
@@ -319,7 +323,9 @@ def _fast_values(doc: Any) -> list[Any]:
 
 
 def _number(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    # JSON true/false is read as 1/0 here as in the fast path: telling a bool from an int there
+    # would cost a type check per value, and no extractor writes booleans into descriptors.
+    if not isinstance(value, int | float):
         raise WrongType(f"{name} is {type(value).__name__}, expected a number")
     try:
         return float(value)
@@ -433,6 +439,8 @@ def parse_document(data: bytes, out: np.ndarray | None = None) -> tuple[np.ndarr
         try:
             doc = json.loads(data)
         except (ValueError, UnicodeDecodeError, RecursionError):
+            if error.pos >= len(data.rstrip()):
+                raise TruncatedJSON(f"document ends after {len(data)} bytes: {error}") from None
             raise InvalidJSON(str(error)) from None
     return flatten_document(doc, out)
 

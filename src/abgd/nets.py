@@ -74,6 +74,8 @@ class GenreClassifier(L.LightningModule):
         self._holdout_sum = torch.zeros((), dtype=torch.float64)
         self._holdout_count = 0
         self.epoch_losses: list[tuple[float, float]] = []
+        # Manual optimisation: Lightning's automatic closure costs ~10 % per step at batch 32.
+        self.automatic_optimization = False
 
     # --- input preparation -------------------------------------------------------------------
     def set_scaler(self, mean: np.ndarray, scale: np.ndarray) -> None:
@@ -112,7 +114,11 @@ class GenreClassifier(L.LightningModule):
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor],
                       batch_idx: int) -> torch.Tensor:
         x, y = batch
+        optimizer = self.optimizers(use_pl_optimizer=False)
         loss = self.loss_fn(self(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        optimizer.step()
         self._train_sum += loss.detach() * x.shape[0]
         self._train_count += x.shape[0]
         return loss

@@ -165,6 +165,7 @@ def train(x: np.ndarray, y: np.ndarray, fit_rows: np.ndarray, holdout_rows: np.n
     with tempfile.TemporaryDirectory(prefix="abgd-train-") as root, warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*GPU available but not used.*")
+        warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated.*")
         trainer = L.Trainer(
             accelerator=config.accelerator, devices=1, deterministic=True,
             max_epochs=config.max_epochs, callbacks=[recorder, stopper], logger=False,
@@ -228,3 +229,115 @@ def write_epochs(path: str | os.PathLike[str], epochs: Sequence[dict[str, float]
         for row in epochs:
             handle.write(",".join(repr(row[c]) if c != "epoch" else str(row[c])
                                   for c in EPOCH_COLUMNS) + "\n")
+
+
+# --- inputs shared by the training, embedding and prediction steps ------------------------------
+
+def read_matrix(paths: Sequence[str | os.PathLike[str]], mbids: Sequence[str],
+                batch_rows: int = 16384) -> tuple[np.ndarray, np.ndarray]:
+    """Float32 rows of the ``mbid``-keyed Parquet files, in the order of ``mbids``.
+
+    Streams record batches so only the requested rows are ever held; the first part holding
+    an MBID wins. Returns the matrix and a boolean found-mask.
+    """
+    import pyarrow.parquet as pq
+
+    where = {mbid: i for i, mbid in enumerate(mbids)}
+    if len(where) != len(mbids):
+        raise ValueError("requested MBIDs contain duplicates")
+    out: np.ndarray | None = None
+    found = np.zeros(len(mbids), dtype=bool)
+    for path in paths:
+        handle = pq.ParquetFile(path)
+        names = handle.schema_arrow.names
+        if "mbid" not in names:
+            raise ValueError(f"{path}: no 'mbid' column")
+        columns = [n for n in names if n != "mbid"]
+        if out is None:
+            out = np.zeros((len(mbids), len(columns)), dtype=np.float32)
+        elif len(columns) != out.shape[1]:
+            raise ValueError(f"{path}: {len(columns)} value columns, expected {out.shape[1]}")
+        for batch in handle.iter_batches(batch_size=batch_rows):
+            keys = batch.column("mbid").to_pylist()
+            hits = [(j, where[k]) for j, k in enumerate(keys) if k in where and not found[where[k]]]
+            if not hits:
+                continue
+            src = np.fromiter((j for j, _ in hits), dtype=np.int64, count=len(hits))
+            dst = np.fromiter((i for _, i in hits), dtype=np.int64, count=len(hits))
+            taken = batch.take(src)
+            out[dst] = np.column_stack([
+                taken.column(c).to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+                for c in columns])
+            found[dst] = True
+    if out is None:
+        raise ValueError("no Parquet input given")
+    return out, found
+
+
+def read_features(paths: Sequence[str | os.PathLike[str]], mbids: Sequence[str],
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Feature rows for ``mbids`` (Parquet parts or manifests) and the found-mask."""
+    from abgd.arrays import load_feature_matrix
+
+    return load_feature_matrix([str(p) for p in paths], list(mbids))
+
+
+def require_found(found: np.ndarray, mbids: Sequence[str], what: str) -> None:
+    """Fail naming how many and which records lack inputs: nothing is dropped silently."""
+    missing = [mbids[i] for i in np.flatnonzero(~found)]
+    if missing:
+        raise ValueError(f"{len(missing)} of {len(mbids)} recordings have no {what}, "
+                         f"e.g. {missing[:5]} (restrict the ground truth to recordings with "
+                         f"{what} first)")
+
+
+@dataclass
+class TrainingSet:
+    mbids: list[str]
+    y: np.ndarray  # uint8, rows × labels
+    fit_rows: np.ndarray
+    holdout_rows: np.ndarray
+    labels: list[str]
+    outside_labels: dict[str, int]
+
+
+def training_set(groundtruth: str | os.PathLike[str], split: str | os.PathLike[str],
+                 split_summary: str | os.PathLike[str]) -> TrainingSet:
+    """The split's recordings in MBID order with their targets over the model's labels.
+
+    Labels the split step removed are left out of the targets (counted in ``outside_labels``);
+    a split recording missing from the ground truth is an error.
+    """
+    from abgd.io import read_json
+    from abgd.labels import label_matrix, read_groundtruth_parquet
+    from abgd.split import read_split_tsv
+
+    labels = list(read_json(split_summary)["labels"])
+    if labels != sorted(labels) or len(set(labels)) != len(labels):
+        raise ValueError(f"{split_summary}: 'labels' must be sorted and unique")
+    parts = read_split_tsv(split).sort_values("mbid", kind="stable")
+    truth = read_groundtruth_parquet(groundtruth)
+    by_mbid = dict(zip(truth["mbid"], truth["labels"], strict=True))
+    mbids = list(parts["mbid"])
+    absent = [m for m in mbids if m not in by_mbid]
+    if absent:
+        raise ValueError(f"{split}: {len(absent)} recordings are not in {groundtruth}, "
+                         f"e.g. {absent[:5]}")
+    matrix, outside = label_matrix((by_mbid[m] for m in mbids), labels)
+    part = parts["part"].to_numpy()
+    return TrainingSet(mbids=mbids, y=matrix.toarray().astype(np.uint8),
+                       fit_rows=np.flatnonzero(part == "fit"),
+                       holdout_rows=np.flatnonzero(part == "holdout"),
+                       labels=labels, outside_labels=outside)
+
+
+def write_model_dir(out_dir: str | os.PathLike[str], result: TrainResult,
+                    metrics_extra: dict[str, Any]) -> None:
+    """The four files of a model folder; ``metrics.json`` last, as the completion marker."""
+    from abgd.io import write_json
+
+    out = Path(out_dir)
+    save_checkpoint(result.module, out / "model.ckpt")
+    write_json(out / "labels.json", result.module.labels)
+    write_epochs(out / "epochs.csv", result.epochs)
+    write_json(out / "metrics.json", {**result.metrics, **metrics_extra})

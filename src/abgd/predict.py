@@ -1,0 +1,113 @@
+"""Sigmoid scores of a trained model for the recordings of a ground-truth file.
+
+Every requested recording must have inputs: the workflow restricts ground truth to recordings
+with features beforehand, so a missing one here is an error (how many, and the first few),
+never a silently shorter score table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from collections.abc import Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from abgd.io import atomic_path
+from abgd.nets import GenreClassifier
+from abgd.progress import setup_logging
+from abgd.train_fusion import read_embeddings
+from abgd.training import (
+    check_finite,
+    configure_torch,
+    load_model,
+    read_features,
+    require_found,
+    score_rows,
+)
+
+log = logging.getLogger("abgd.predict")
+
+
+def select_mbids(groundtruth: str | os.PathLike[str], split: str | None = None,
+                 part: str | None = None) -> list[str]:
+    """Sorted MBIDs of the ground truth, optionally only those in ``part`` of ``split``."""
+    mbids = pq.read_table(groundtruth, columns=["mbid"]).column("mbid").to_pylist()
+    if len(set(mbids)) != len(mbids):
+        raise ValueError(f"{groundtruth}: duplicate MBIDs")
+    if split is not None:
+        from abgd.split import read_split_tsv
+
+        table = read_split_tsv(split)
+        chosen = set(table.loc[table["part"] == part, "mbid"])
+        mbids = [m for m in mbids if m in chosen]
+    return sorted(mbids)
+
+
+def check_kind(module: GenreClassifier, kind: str, model_dir: str) -> None:
+    fusion = bool(module.hparams["l2_blocks"])
+    if fusion != (kind == "fusion"):
+        raise ValueError(f"{model_dir}: a {'fusion' if fusion else 'single'} model, "
+                         f"not --kind {kind}")
+
+
+def write_scores(path: str | os.PathLike[str], mbids: Sequence[str], labels: Sequence[str],
+                 scores: np.ndarray) -> None:
+    columns = [pa.array(list(mbids), pa.string())]
+    columns += [pa.array(scores[:, j].astype(np.float32)) for j in range(scores.shape[1])]
+    table = pa.Table.from_arrays(columns, names=["mbid", *labels])
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m abgd.predict", description=__doc__)
+    parser.add_argument("--model-dir", required=True)
+    parser.add_argument("--kind", choices=["single", "fusion"], required=True)
+    inputs = parser.add_mutually_exclusive_group(required=True)
+    inputs.add_argument("--features", nargs="+", help="feature Parquet parts or manifests")
+    inputs.add_argument("--embeddings", nargs="+", help="embedding Parquet files, in order")
+    parser.add_argument("--groundtruth", required=True, help="ground-truth Parquet")
+    parser.add_argument("--split", help="split TSV, to score one part only")
+    parser.add_argument("--part", choices=["fit", "holdout"], help="with --split")
+    parser.add_argument("--out", required=True, help="scores Parquet to write")
+    parser.add_argument("--batch-size", type=int, default=4096)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--verbose", action="store_true")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if (args.split is None) != (args.part is None):
+        parser.error("--split and --part go together")
+    if (args.kind == "single") != (args.features is not None):
+        parser.error("--kind single takes --features, --kind fusion takes --embeddings")
+    setup_logging(args.verbose)
+    configure_torch(args.threads, "cpu")
+    module = load_model(args.model_dir)
+    check_kind(module, args.kind, args.model_dir)
+    mbids = select_mbids(args.groundtruth, args.split, args.part)
+    what = "features" if args.kind == "single" else "embeddings"
+    if args.kind == "single":
+        x, found = read_features(args.features, mbids)
+    else:
+        x, found = read_embeddings(args.embeddings, mbids)
+    require_found(found, mbids, what)
+    if x.shape[1] != module.hparams["n_inputs"]:
+        raise ValueError(f"{what} have width {x.shape[1]}, the model expects "
+                         f"{module.hparams['n_inputs']}")
+    check_finite(x, mbids, what)
+    scores = score_rows(module, x, batch_size=args.batch_size)
+    write_scores(args.out, mbids, module.labels, scores)
+    log.info("%d recordings × %d labels scored into %s", len(mbids), len(module.labels),
+             args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

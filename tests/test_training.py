@@ -1,0 +1,153 @@
+"""Tests of the pure ``train()``: learning, determinism, best-weight restore, scaler, files."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import torch
+
+from abgd.io import read_json
+from abgd.training import (
+    TrainConfig,
+    load_model,
+    macro_roc_auc,
+    read_matrix,
+    score_rows,
+    train,
+    training_set,
+    write_model_dir,
+)
+
+LABELS = ["a", "b", "c---d", "e"]
+
+
+def planted(n: int = 600, width: int = 20, seed: int = 0):
+    """Labels are thresholds of the first four columns: learnable, hidden among noise columns."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, width)).astype(np.float32)
+    y = (x[:, :4] > 0.6).astype(np.uint8)
+    rows = rng.permutation(n)
+    return x, y, np.sort(rows[: int(0.8 * n)]), np.sort(rows[int(0.8 * n):])
+
+
+def quick(seed: int = 0, **overrides) -> TrainConfig:
+    values = {"seed": seed, "max_epochs": 12, "threads": 1, "accelerator": "cpu"}
+    return TrainConfig(**{**values, **overrides})
+
+
+@pytest.fixture(scope="module")
+def trained():
+    x, y, fit, holdout = planted()
+    return (x, y, fit, holdout), train(x, y, fit, holdout, LABELS, {"hidden": 16}, quick())
+
+
+def test_planted_signal_is_learned(trained):
+    (x, y, _, holdout), result = trained
+    assert result.metrics["holdout_macro_roc_auc"] > 0.8
+    # Independent check with sklearn on freshly computed scores.
+    from sklearn.metrics import roc_auc_score
+
+    scores = torch.sigmoid(result.module(torch.from_numpy(x[holdout]))).detach().numpy()
+    assert roc_auc_score(y[holdout], scores, average="macro") == pytest.approx(
+        result.metrics["holdout_macro_roc_auc"], abs=1e-6)
+    assert result.epochs[-1]["train_loss"] < result.epochs[0]["train_loss"]
+
+
+def test_same_seed_is_bitwise_identical_and_other_seed_differs(trained):
+    (x, y, fit, holdout), first = trained
+    again = train(x, y, fit, holdout, LABELS, {"hidden": 16}, quick())
+    other = train(x, y, fit, holdout, LABELS, {"hidden": 16}, quick(seed=1))
+    a, b, c = (score_rows(r.module, x) for r in (first, again, other))
+    assert np.array_equal(a, b)
+    assert [e["holdout_loss"] for e in first.epochs] == [e["holdout_loss"] for e in again.epochs]
+    assert not np.array_equal(a, c)
+
+
+def test_early_stopping_restores_the_best_epoch():
+    # Few rows, many noise columns, no dropout and a high learning rate: it overfits fast.
+    x, y, fit, holdout = planted(n=200, width=200, seed=3)
+    config = quick(max_epochs=60, patience=3, batch_size=8)
+    params = {"hidden": 64, "dropout": 0.0, "input_dropout": 0.0, "lr": 0.01}
+    result = train(x, y, fit, holdout, LABELS, params, config)
+    losses = [e["holdout_loss"] for e in result.epochs]
+    best = int(np.argmin(losses)) + 1
+    assert result.metrics["best_epoch"] == best
+    assert result.metrics["stopped_early"]
+    assert len(losses) == best + 3  # patience epochs without improvement after the best
+    # The returned weights give the best epoch's holdout loss, not the last one's.
+    logits = result.module(torch.from_numpy(x[holdout])).detach()
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(
+        logits, torch.from_numpy(y[holdout]).float()).item()
+    assert loss == pytest.approx(min(losses), rel=1e-5)
+    assert loss != pytest.approx(losses[-1], rel=1e-3)
+
+
+def test_standardisation_uses_the_fit_part_only():
+    x, y, fit, holdout = planted(n=300, width=6)
+    x[holdout] += 5.0  # the holdout has another mean
+    x[:, 5] = 2.0  # a constant column
+    result = train(x, y, fit, holdout, LABELS, {"hidden": 8}, quick(max_epochs=1))
+    mean = result.module.feature_mean.numpy()
+    scale = result.module.feature_scale.numpy()
+    np.testing.assert_allclose(mean, x[fit].astype(np.float64).mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(scale[:5], x[fit, :5].astype(np.float64).std(axis=0), rtol=1e-6)
+    assert scale[5] == 1.0
+
+
+def test_checkpoint_reloads_to_identical_predictions(trained, tmp_path):
+    (x, _, _, _), result = trained
+    write_model_dir(tmp_path, result, {"extra": 1})
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "epochs.csv", "labels.json", "metrics.json", "model.ckpt"]
+    reloaded = load_model(tmp_path)
+    assert np.array_equal(score_rows(reloaded, x), score_rows(result.module, x))
+    assert reloaded.labels == LABELS
+    assert read_json(tmp_path / "labels.json") == LABELS
+    metrics = read_json(tmp_path / "metrics.json")
+    assert metrics["best_epoch"] == result.metrics["best_epoch"] and metrics["extra"] == 1
+    with open(tmp_path / "epochs.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(r["epoch"]) for r in rows] == list(range(1, len(result.epochs) + 1))
+    assert [float(r["holdout_loss"]) for r in rows] == [e["holdout_loss"] for e in result.epochs]
+
+
+def test_macro_roc_auc_skips_single_class_labels():
+    truth = np.array([[1, 0, 1], [0, 0, 1], [1, 0, 1], [0, 0, 1]])
+    scores = np.array([[0.9, 0.1, 0.2], [0.2, 0.3, 0.1], [0.4, 0.5, 0.3], [0.3, 0.2, 0.9]])
+    # Label 0: positives 0.9 and 0.4 vs negatives 0.2 and 0.3 -> perfectly ranked.
+    assert macro_roc_auc(truth, scores) == (1.0, 1)
+
+
+def test_bad_inputs_are_rejected():
+    x, y, fit, holdout = planted(n=50, width=4)
+    with pytest.raises(ValueError, match="holdout"):
+        train(x, y, fit, holdout[:0], LABELS, {}, quick())
+    with pytest.raises(ValueError, match="labels matrix"):
+        train(x, y[:, :2], fit, holdout, LABELS, {}, quick())
+
+
+def test_training_set_and_matrix_reader(tmp_path):
+    mbids = [f"{i:08d}-0000-0000-0000-000000000000" for i in range(4)]
+    gt = pa.table({"mbid": mbids, "release_group": ["r1", "r1", "r2", "r3"],
+                   "labels": [["a"], ["b", "zz"], ["a", "e"], []]})
+    pq.write_table(gt, tmp_path / "gt.parquet")
+    split = pd.DataFrame({"mbid": mbids[::-1][:3], "release_group": ["r3", "r2", "r1"],
+                          "part": ["holdout", "fit", "fit"]})
+    split.to_csv(tmp_path / "split.tsv", sep="\t", index=False)
+    (tmp_path / "split.json").write_text('{"labels": ["a", "b", "e"]}')
+    data = training_set(tmp_path / "gt.parquet", tmp_path / "split.tsv", tmp_path / "split.json")
+    assert data.mbids == mbids[1:]
+    assert data.y.tolist() == [[0, 1, 0], [1, 0, 1], [0, 0, 0]]
+    assert data.fit_rows.tolist() == [0, 1] and data.holdout_rows.tolist() == [2]
+    assert data.outside_labels == {"zz": 1}
+    values = pa.table({"mbid": [mbids[2], mbids[0]], "v0": [1.5, 2.5], "v1": [3.0, 4.0]})
+    pq.write_table(values, tmp_path / "values.parquet")
+    matrix, found = read_matrix([tmp_path / "values.parquet"], [mbids[0], mbids[1], mbids[2]])
+    assert found.tolist() == [True, False, True]
+    assert matrix.dtype == np.float32
+    assert matrix[[0, 2]].tolist() == [[2.5, 4.0], [1.5, 3.0]]
