@@ -1,9 +1,53 @@
 # Helpers shared by every stage (config validation, names and paths, resources).
 import re
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 
+def _coerce(value, schema):
+    """Snakemake's --config hands nested values over as strings ("0.3"); read them as typed."""
+    kinds = schema.get("type", [])
+    kinds = [kinds] if isinstance(kinds, str) else kinds
+    if isinstance(value, dict):
+        for key, item in value.items():
+            sub = schema.get("properties", {}).get(key)
+            if sub is None and isinstance(schema.get("additionalProperties"), dict):
+                sub = schema["additionalProperties"]
+            if sub is not None:
+                value[key] = _coerce(item, sub)
+        return value
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [_coerce(item, schema["items"]) for item in value]
+    if isinstance(value, str):
+        if "integer" in kinds and re.fullmatch(r"[+-]?\d+", value):
+            return int(value)
+        if "number" in kinds and re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", value):
+            return float(value)
+        if "boolean" in kinds and value.lower() in {"true", "false"}:
+            return value.lower() == "true"
+        if "null" in kinds and value.lower() in {"null", "none", "~"}:
+            return None
+    return value
+
+
+def _check_config(config, schema_path):
+    """Name every bad key in one short message before Snakemake's own (verbose) validation."""
+    import jsonschema
+    import yaml
+
+    with open(schema_path) as handle:
+        schema = yaml.safe_load(handle)
+    _coerce(config, schema)
+    problems = [
+        f"  config key '{'.'.join(str(p) for p in error.absolute_path) or '<top>'}': {error.message}"
+        for error in jsonschema.Draft202012Validator(schema).iter_errors(config)
+    ]
+    if problems:
+        raise WorkflowError("invalid configuration:\n" + "\n".join(sorted(problems)))
+
+
+_check_config(config, f"{workflow.basedir}/workflow/schemas/config.schema.yaml")
 validate(config, "../schemas/config.schema.yaml")
 
 DATASET = config["dataset"]
