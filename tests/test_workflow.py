@@ -93,3 +93,15 @@ def test_single_option_reruns_embeddings_and_fusion_but_not_data(study: Path) ->
     jobs = planned_jobs(result)
     assert jobs.get("train_single") == 4 and jobs.get("embed") == 4
     assert {"convert", "download", "split", "groundtruth"}.isdisjoint(jobs), jobs
+
+
+def test_snakemake_report_builds(study: Path) -> None:
+    report = study / "results" / "tiny" / "report.zip"
+    result = snakemake(study, "--report", str(report))
+    assert result.returncode == 0, result.stderr[-3000:]
+    import zipfile
+
+    with zipfile.ZipFile(report) as bundle:
+        names = bundle.namelist()
+    assert any(name.endswith("report.html") for name in names)
+    assert any(name.endswith("tables.md") for name in names)

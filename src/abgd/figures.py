@@ -98,7 +98,7 @@ def plot_training_curves(epochs: dict[tuple[str, str], Path], sources: list[str]
         ax.set_xlabel("epoch")
         ax.set_ylabel("BCE loss")
     axes[0].legend(fontsize=7)
-    fig.suptitle("Training curves (dot: kept epoch)")
+    fig.suptitle("Training curves (dot: kept epoch)", y=1.03)
     _save(fig, out)
 
 
@@ -149,8 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         f_ax.set_xscale("log")
         f_ax.set(title=source, xlabel="recordings with the label", ylabel="F (per label)")
         f_ax.legend(fontsize=7)
-    roc_fig.suptitle("Macro-averaged ROC curves, validation split")
-    f_fig.suptitle("Per-label F against label frequency, validation split")
+    roc_fig.suptitle("Macro-averaged ROC curves, validation split", y=1.03)
+    f_fig.suptitle("Per-label F against label frequency, validation split", y=1.03)
     _save(roc_fig, args.out_dir / "roc_curves.png")
     _save(f_fig, args.out_dir / "label_f_vs_frequency.png")
 
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
                         label=system)
         ax.set(title=source, xlabel="threshold", ylabel="labels")
         ax.legend(fontsize=7)
-    fig.suptitle("Per-label thresholds fitted on the holdout")
+    fig.suptitle("Per-label thresholds fitted on the holdout", y=1.03)
     _save(fig, args.out_dir / "threshold_distribution.png")
     log.info("wrote 4 figures to %s", args.out_dir)
     return 0

@@ -63,6 +63,7 @@ BASELINES = ["random", "popularity"]
 EVAL_SPLIT = config["evaluation"]["split"]
 DECODINGS = config["evaluation"]["decodings"]
 ENV = "../../envs/abgd.yaml"
+GPU = 1 if config["gpu"] else 0
 
 _ARCHIVE_RE = re.compile(r"^acousticbrainz-mediaeval-features-+(train|validation)-([0-9a-f]+)\.tar\.bz2$")
 
@@ -320,3 +321,4 @@ def config_json(wildcards=None):
     import json
 
     return json.dumps(config, sort_keys=True)
+

@@ -75,7 +75,8 @@ rule evaluate:
     shell:
         "python -m abgd.evaluate --groundtruth {input.groundtruth} --run {input.run}"
         " {params.scores} --system {wildcards.system} --source {wildcards.source}"
-        " --split {wildcards.split} --out {output.json} --summary-text {output.summary}"
+        " --split {wildcards.split} --out {output.json}"
+        " --summary-text {output.summary}"
         " > {log} 2>&1"
 
 

@@ -26,6 +26,7 @@ rule train_single:
     resources:
         mem_mb=mem_mb_from_input(3, 2000),
         runtime=240,
+        gpu=GPU,
     conda:
         ENV
     shell:
@@ -52,6 +53,7 @@ rule embed:
     resources:
         mem_mb=mem_mb_from_input(1, 2000),
         runtime=60,
+        gpu=GPU,
     conda:
         ENV
     shell:
@@ -82,6 +84,7 @@ rule train_fusion:
     resources:
         mem_mb=mem_mb_from_input(3, 2000),
         runtime=120,
+        gpu=GPU,
     conda:
         ENV
     shell:
