@@ -18,15 +18,15 @@ wildcard_constraints:
     split="train|validation",
     part="|".join(re.escape(key) for key in ARCHIVES),
     name="|".join(re.escape(name) for name in DOWNLOADABLE),
-    system="[a-z_]+(-global)?",
-    model_system="single|fusion",
-    kind="random|popularity",
     subset="holdout|validation",
+    seed=r"\d+",
+    chunk=r"\d+",
 
 
 include: "workflow/rules/data.smk"
 include: "workflow/rules/splits.smk"
 include: "workflow/rules/models.smk"
+include: "workflow/rules/lgbm.smk"
 include: "workflow/rules/evaluation.smk"
 include: "workflow/rules/archive.smk"
 

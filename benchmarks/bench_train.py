@@ -7,6 +7,9 @@ module, the same index batches and the same optimiser. Samples/s count the train
 ``--memory-rows`` rows and reports its peak RSS above the baseline after imports.
 
     .venv/bin/python benchmarks/bench_train.py --rows 20000 --memory-rows 200000 --threads 2
+
+On a GPU: ``--accelerator gpu`` (both loops then run on ``cuda``); the JKU-style network:
+``--architecture wide [--branch-width 4000 --top-width 8000]``.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import resource
 import subprocess
 import sys
 import time
+from typing import Any
 
 import numpy as np
 import torch
@@ -38,20 +42,22 @@ def synthetic(rows: int, n_features: int, n_labels: int, seed: int = 0,
 
 
 def plain_epoch(x: np.ndarray, y: np.ndarray, fit_rows: np.ndarray, batch_size: int,
-                seed: int) -> float:
+                seed: int, params: dict[str, Any] | None = None, device: str = "cpu") -> float:
     """Samples/s of one epoch of a minimal PyTorch loop over the same model and batches."""
     torch.manual_seed(seed)
     labels = [f"l{i}" for i in range(y.shape[1])]
-    module = GenreClassifier(x.shape[1], labels)
+    module = GenreClassifier(x.shape[1], labels, **(params or {}))
     module.set_scaler(*fit_scaler(x, fit_rows))
-    module.train()
+    module.to(device).train()
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     optimizer = module.configure_optimizers()
     loss_fn = torch.nn.BCEWithLogitsLoss()
-    total = torch.zeros((), dtype=torch.float64)
+    total = torch.zeros((), dtype=torch.float64, device=device)
+    min_batch = 2 if module.uses_batch_norm else 1
     start = time.perf_counter()
-    for index in IndexBatches(torch.as_tensor(fit_rows), batch_size, True, seed):
-        xb, yb = xt.index_select(0, index), yt.index_select(0, index).float()
+    for index in IndexBatches(torch.as_tensor(fit_rows), batch_size, True, seed, min_batch):
+        xb = xt.index_select(0, index).to(device, non_blocking=True)
+        yb = yt.index_select(0, index).to(device, non_blocking=True).float()
         loss = loss_fn(module(xb), yb)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -63,11 +69,11 @@ def plain_epoch(x: np.ndarray, y: np.ndarray, fit_rows: np.ndarray, batch_size: 
 
 def lightning_epoch(x: np.ndarray, y: np.ndarray, fit_rows: np.ndarray,
                     holdout_rows: np.ndarray, batch_size: int, seed: int,
-                    accelerator: str = "cpu") -> float:
+                    accelerator: str = "cpu", params: dict[str, Any] | None = None) -> float:
     labels = [f"l{i}" for i in range(y.shape[1])]
     config = TrainConfig(seed=seed, batch_size=batch_size, max_epochs=1,
                          accelerator=accelerator)
-    result = train(x, y, fit_rows, holdout_rows, labels, {}, config)
+    result = train(x, y, fit_rows, holdout_rows, labels, params or {}, config)
     return float(result.metrics["samples_per_second"])
 
 
@@ -103,26 +109,38 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--memory-rows", type=int, default=200_000, help="0 skips it")
     parser.add_argument("--memory-batch-size", type=int, default=1024)
+    parser.add_argument("--accelerator", choices=["cpu", "gpu"], default="cpu")
+    parser.add_argument("--architecture", choices=["paper", "wide"], default="paper")
+    parser.add_argument("--branch-width", type=int, default=4000, help="wide only")
+    parser.add_argument("--top-width", type=int, default=8000, help="wide only")
     parser.add_argument("--child-memory", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    configure_torch(args.threads, "cpu")
+    # Before any CUDA work, so cuBLAS picks up the deterministic workspace setting.
+    configure_torch(args.threads, args.accelerator)
+    device = "cuda" if args.accelerator == "gpu" else "cpu"
+    params: dict[str, Any] = {}
+    if args.architecture == "wide":
+        params = {"architecture": "wide", "branch_width": args.branch_width,
+                  "hidden": args.top_width}
     if args.child_memory:
         memory_child(args.rows, args.features, args.labels, args.memory_batch_size)
         return 0
     x, y, fit_rows, holdout_rows = synthetic(args.rows, args.features, args.labels)
     # Warm-up: thread pools, allocator and Lightning's lazy imports would bill the first run.
-    plain_epoch(x, y, fit_rows[:2048], 32, 0)
-    lightning_epoch(x, y, fit_rows[:2048], holdout_rows[:256], 32, 0)
+    plain_epoch(x, y, fit_rows[:2048], 32, 0, params, device)
+    lightning_epoch(x, y, fit_rows[:2048], holdout_rows[:256], 32, 0, args.accelerator, params)
     for batch_size in args.batch_sizes:
         plain, ours = [], []
         for repeat in range(args.repeats):
-            plain.append(plain_epoch(x, y, fit_rows, batch_size, repeat))
-            ours.append(lightning_epoch(x, y, fit_rows, holdout_rows, batch_size, repeat))
+            plain.append(plain_epoch(x, y, fit_rows, batch_size, repeat, params, device))
+            ours.append(lightning_epoch(x, y, fit_rows, holdout_rows, batch_size, repeat,
+                                        args.accelerator, params))
         # Runs are interleaved, so the median of paired ratios resists load from other jobs.
         paired = float(np.median([o / p for p, o in zip(plain, ours, strict=True)]))
         print(json.dumps({"batch_size": batch_size, "plain_samples_per_s": max(plain),
                           "train_samples_per_s": max(ours), "ratio_of_best": max(ours) / max(plain),
-                          "median_paired_ratio": paired, "threads": torch.get_num_threads()}),
+                          "median_paired_ratio": paired, "threads": torch.get_num_threads(),
+                          "device": device, "architecture": args.architecture}),
               flush=True)
     if args.memory_rows:
         command = [sys.executable, __file__, "--child-memory", "--rows", str(args.memory_rows),

@@ -5,6 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from abgd import decode as D
 from abgd.io import write_json
@@ -94,3 +97,93 @@ def test_nan_scores_rejected(tmp_path):
     frame.to_parquet(tmp_path / "s.parquet", index=False)
     with pytest.raises(ValueError, match="NaN score for mbid 'b'"):
         D.read_scores(tmp_path / "s.parquet")
+
+
+# --------------------------------------------------------------------------- hierarchy
+
+HIER = ["jazz", "rock", "rock---punk", "rock---indie", "metal---doom"]  # no "metal" label
+HIER_THR = np.array([0.5, 0.6, 0.5, 0.5, 0.5])
+
+
+def _rows(pred, labels=HIER):
+    return [{labels[j] for j in np.flatnonzero(row)} for row in pred.toarray()]
+
+
+def test_consistent_decoding_hand_example():
+    # r = 0.5 -> a rock subgenre survives only if rock scores >= 0.3
+    scores = np.array([
+        [0.1, 0.40, 0.70, 0.0, 0.0],  # punk kept (rock .40 >= .3), rock added
+        [0.8, 0.20, 0.90, 0.0, 0.0],  # punk dropped (rock .20 < .3)
+        [0.1, 0.10, 0.00, 0.6, 0.3],  # indie dropped -> empty; fallback ratios among
+                                      # allowed: jazz .2, rock .17, doom .6 -> doom (no parent)
+        [0.1, 0.10, 0.10, 0.1, 0.9],  # doom kept as is: its parent is not a model label
+        [0.1, 0.35, 0.45, 0.0, 0.0],  # empty; allowed ratios jazz .2, rock .58, punk .9
+                                      # -> punk, then its parent rock
+    ], dtype=np.float32)
+    pred = D.decode_scores([], HIER, scores, HIER_THR, "per_label", "consistent", 0.5)
+    assert _rows(pred) == [{"rock", "rock---punk"}, {"jazz"}, {"metal---doom"},
+                           {"metal---doom"}, {"rock", "rock---punk"}]
+    plain = D.decode_scores([], HIER, scores, HIER_THR, "per_label")
+    assert _rows(plain)[:3] == [{"rock---punk"}, {"jazz", "rock---punk"}, {"rock---indie"}]
+    # r = 0: nothing dropped, parents only added (the organisers' hierarchy-expanded variant)
+    expanded = D.decode_scores([], HIER, scores, HIER_THR, "per_label", "consistent", 0.0)
+    assert _rows(expanded)[1] == {"jazz", "rock", "rock---punk"}
+    assert _rows(expanded)[2] == {"rock", "rock---indie"}
+
+
+def test_parent_columns():
+    np.testing.assert_array_equal(D.parent_columns(HIER), [-1, -1, 1, 1, -1])
+
+
+@st.composite
+def _decoding_case(draw):
+    genres = ["a", "b", "c"]
+    subs = ["a---x", "a---y", "b---x", "z---w"]  # z is never a model label
+    labels = draw(st.lists(st.sampled_from(genres + subs), min_size=1, max_size=7, unique=True))
+    n = draw(st.integers(1, 12))
+    finite = st.floats(-1, 2, allow_nan=False, width=32)
+    scores = draw(hnp.arrays(np.float32, (n, len(labels)), elements=finite))
+    per_label = draw(st.booleans())
+    thr = draw(hnp.arrays(np.float64, (len(labels),), elements=st.floats(-0.5, 1.5))) \
+        if per_label else draw(st.floats(-0.5, 1.5))
+    ratio = draw(st.sampled_from([0.0, 0.25, 0.5, 1.0, 1.7]))
+    return labels, scores, thr, ratio, "per_label" if per_label else "global"
+
+
+@settings(max_examples=200, deadline=None)
+@given(_decoding_case())
+def test_consistent_decoding_never_outputs_orphans(case):
+    labels, scores, thr, ratio, decoding = case
+    pred = D.decode_scores([], labels, scores, thr, decoding, "consistent", ratio).toarray()
+    thr_vec = np.broadcast_to(np.asarray(thr, dtype=float), (len(labels),))
+    assert pred.any(axis=1).all()  # the fallback still gives every row a label
+    for i, row in enumerate(pred):
+        for j in np.flatnonzero(row):
+            parent = labels[j].split("---")[0] if "---" in labels[j] else None
+            if parent is None or parent not in labels:
+                continue
+            p = labels.index(parent)
+            assert row[p], f"orphan {labels[j]!r} in row {i}"
+            assert scores[i, p] >= ratio * thr_vec[p]  # rule (a) holds, fallback included
+
+
+def test_cli_consistent_uses_tuned_ratio(tmp_path):
+    ids = ["a0000000", "b0000000"]
+    scores = np.array([[0.1, 0.4, 0.7, 0.0, 0.0], [0.8, 0.2, 0.9, 0.0, 0.0]], np.float32)
+    frame = pd.DataFrame(scores, columns=HIER)
+    frame.insert(0, "mbid", ids)
+    frame.to_parquet(tmp_path / "s.parquet", index=False)
+    config = {"labels": HIER, "global": 0.5,
+              "per_label": dict(zip(HIER, HIER_THR.tolist(), strict=True))}
+    write_json(tmp_path / "old.json", config)
+    write_json(tmp_path / "t.json", {**config, "hierarchy": {
+        "per_label": {"parent_threshold_ratio": 0.5}, "global": {"parent_threshold_ratio": 0}}})
+    out = tmp_path / "run.tsv"
+    base = ["--scores", str(tmp_path / "s.parquet"), "--out", str(out), "--decoding",
+            "per_label", "--hierarchy", "consistent"]
+    assert D.main([*base, "--thresholds", str(tmp_path / "t.json")]) == 0
+    assert out.read_text() == "a0000000\trock\trock---punk\nb0000000\tjazz\n"
+    with pytest.raises(ValueError, match=r"old\.json: no hierarchy\.per_label"):
+        D.main([*base, "--thresholds", str(tmp_path / "old.json")])
+    assert D.main([*base, "--thresholds", str(tmp_path / "old.json"), "--parent-ratio", "0"]) == 0
+    assert out.read_text() == "a0000000\trock\trock---punk\nb0000000\tjazz\trock\trock---punk\n"

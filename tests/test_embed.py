@@ -121,3 +121,71 @@ def test_train_single_reports_missing_features(tmp_path):
     with pytest.raises(ValueError, match=expected):
         train_single.main(["--features", str(tmp_path / "p2.parquet"),
                            *train_args(tmp_path, "m")])
+
+
+# --- wide single-source models ------------------------------------------------------------------
+
+def test_column_names_keep_three_digits_and_grow_with_the_width():
+    assert embed.column_names(256) == [f"e{i:03d}" for i in range(256)]  # the paper's, unchanged
+    assert embed.column_names(1000)[-1] == "e999"
+    wide = embed.column_names(8000)
+    assert (wide[0], wide[1], wide[-1]) == ("e0000", "e0001", "e7999")
+    assert embed.column_names(1001)[-1] == "e1000"
+    for width in (1, 10, 999, 1000, 1001, 12000):
+        names = embed.column_names(width)
+        assert names == sorted(names) and len(set(map(len, names))) == 1
+
+
+def test_wide_options_become_network_parameters():
+    def params(*extra: str) -> dict:
+        args = train_single.build_parser().parse_args(
+            ["--features", "f", "--groundtruth", "g", "--split", "s", "--split-summary", "j",
+             "--out-dir", "o", *extra])
+        return train_single.network_params(args)
+
+    assert params() == {"hidden": 256, "dropout": 0.5, "input_dropout": 0.5, "lr": 0.001,
+                        "init": "keras"}
+    assert params("--branch-width", "9") == params()  # wide options do not touch paper
+    got = params("--architecture", "wide", "--branches", "5", "--branch-dropout", "0.4",
+                 "--dropout", "0.6", "--batch-norm", "all")
+    assert got == {"hidden": 8000, "dropout": 0.6, "input_dropout": 0.5, "lr": 0.001,
+                   "init": "keras", "architecture": "wide", "branch_width": 4000,
+                   "branch_activations": ["relu", "tanh", "sigmoid", "relu", "tanh"],
+                   "batch_norm": "all", "branch_dropout": 0.4}
+    two = params("--architecture", "wide", "--branch-activations", "elu, tanh", "--top-width",
+                 "64")
+    assert two["branch_activations"] == ["elu", "tanh"] and two["hidden"] == 64
+    for bad in (["--branch-activations", "relu,swish"], ["--branches", "0"],
+                ["--batch-norm", "yes"], ["--architecture", "deep"]):
+        with pytest.raises(SystemExit):
+            params(*bad)
+
+
+def test_wide_model_embeds_with_its_top_width_and_feeds_fusion(tmp_path):
+    x, ids = make_source(tmp_path)
+    parts = [str(tmp_path / "p1.parquet"), str(tmp_path / "p2.parquet")]
+    assert train_single.main(["--features", *parts, *train_args(tmp_path, "wide"),
+                              "--architecture", "wide", "--branches", "3",
+                              "--branch-width", "16", "--top-width", "40"]) == 0
+    module = load_model(tmp_path / "wide")
+    assert module.hparams["architecture"] == "wide" and module.embedding_width == 40
+    assert [len(b) for b in module.net[1].blocks] == [2, 2, 2]
+    assert embed.main(["--model-dir", str(tmp_path / "wide"), "--features", *parts,
+                       "--groundtruth", str(tmp_path / "gt.parquet"),
+                       "--out", str(tmp_path / "emb.parquet"), "--threads", "1"]) == 0
+    table = pq.read_table(tmp_path / "emb.parquet")
+    names = [f"e{i:03d}" for i in range(40)]
+    assert table.column_names == ["mbid", *names]
+    assert table.column("mbid").to_pylist() == ids == sorted(ids)
+    values = np.column_stack([table.column(n).to_numpy() for n in names])
+    with torch.inference_mode():
+        expected = module.embed(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(values, expected, rtol=1e-5, atol=1e-6)
+    embeddings = [str(tmp_path / "emb.parquet")] * 2
+    assert train_fusion.main(["--embeddings", *embeddings, *train_args(tmp_path, "fusion")]) == 0
+    fusion = load_model(tmp_path / "fusion")
+    assert fusion.hparams["n_inputs"] == 2 * 40 == fusion.net[1].in_features
+    assert predict.main(["--model-dir", str(tmp_path / "fusion"), "--kind", "fusion",
+                         "--embeddings", *embeddings, "--groundtruth", str(tmp_path / "gt.parquet"),
+                         "--out", str(tmp_path / "scores.parquet")]) == 0
+    assert pq.read_table(tmp_path / "scores.parquet").num_rows == N

@@ -7,9 +7,11 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import sparse
 from sklearn.metrics import roc_auc_score
 
 from abgd import evaluate as E
+from abgd import metrics
 
 
 @pytest.fixture
@@ -63,3 +65,83 @@ def test_id_mismatch_names_files(files):
     (files / "bad.tsv").write_text("a\tjazz\nb\trock\n")
     with pytest.raises(ValueError, match=r"bad\.tsv vs .*gt\.parquet: IDs don't match"):
         E.evaluate_files(files / "gt.parquet", files / "bad.tsv")
+
+
+# --------------------------------------------------------------------------- bootstrap
+
+
+def _random_case(n, k=8, seed=0):
+    rng = np.random.default_rng(seed)
+    labels = [f"g{j // 4}" if j % 4 == 0 else f"g{j // 4}---s{j}" for j in range(k)]
+    y = rng.random((n, k)) < 0.25
+    y[~y.any(axis=1), 0] = True
+    s = np.round(np.clip(y * 0.35 + rng.random((n, k)), 0, 1), 2).astype(np.float32)
+    pred = s > 0.75
+    pred[~pred.any(axis=1), 1] = True
+    return labels, y, s, pred
+
+
+def test_bootstrap_replicates_match_recomputation():
+    labels, y, s, pred = _random_case(60, seed=1)
+    truth, run = sparse.csr_matrix(y), sparse.csr_matrix(pred)
+    track_f = np.round(metrics.per_track(truth, run, metrics.subgenre_mask(labels))["Fall"], 4)
+    indices = E.resample_indices(60, 6, seed=11)
+    reps = E.bootstrap_replicates(indices, track_f, truth, run, truth, s)
+    for b, rows in enumerate(indices):
+        expected = metrics.evaluate_matrices(truth[rows], run[rows], labels)
+        yy, ss = y[rows], s[rows]
+        usable = [j for j in range(len(labels)) if 0 < yy[:, j].sum() < len(rows)]
+        auc = np.mean([roc_auc_score(yy[:, j], ss[:, j]) for j in usable])
+        assert reps["Ftrackall"][b] == pytest.approx(expected["Ftrackall"], abs=1e-12)
+        assert reps["Flabelall"][b] == pytest.approx(expected["Flabelall"], abs=1e-12)
+        assert reps["roc_auc"][b] == pytest.approx(auc, abs=1e-12)
+
+
+def _write_case(path, n, seed):
+    labels, y, s, pred = _random_case(n, seed=seed)
+    ids = [f"{i:08d}-0000-0000-0000-000000000000" for i in range(n)]
+    gt = [[lab for lab, v in zip(labels, row, strict=True) if v] for row in y]
+    pd.DataFrame({"mbid": ids, "release_group": ["rg"] * n, "labels": gt}).to_parquet(
+        path / f"gt{n}.parquet")
+    run = ["\t".join([i, *(lab for lab, v in zip(labels, row, strict=True) if v)])
+           for i, row in zip(ids, pred, strict=True)]
+    (path / f"run{n}.tsv").write_text("\n".join(run) + "\n")
+    frame = pd.DataFrame(s, columns=labels)
+    frame.insert(0, "mbid", ids)
+    frame.to_parquet(path / f"scores{n}.parquet", index=False)
+    return path / f"gt{n}.parquet", path / f"run{n}.tsv", path / f"scores{n}.parquet"
+
+
+def test_bootstrap_interval_contains_estimate_and_shrinks(tmp_path):
+    widths = {}
+    for n in (150, 2400):
+        gt, run, scores = _write_case(tmp_path, n, seed=n)
+        result = E.evaluate_files(gt, run, scores, bootstrap=200, bootstrap_seed=5)
+        for metric in E.HEADLINE:
+            lo, hi = result[f"{metric}_ci95"]
+            assert lo <= result[metric] <= hi, (n, metric)
+            widths[n, metric] = hi - lo
+    for metric in E.HEADLINE:
+        # the width scales like 1/sqrt(n): 16 times the recordings, about a quarter
+        assert widths[2400, metric] < 0.5 * widths[150, metric], metric
+
+
+def test_cli_records_variant_and_bootstrap(files):
+    out = files / "eval.json"
+    argv = ["--groundtruth", str(files / "gt.parquet"), "--run", str(files / "run.tsv"),
+            "--scores", str(files / "scores.parquet"), "--system", "single-consistent",
+            "--source", "lastfm", "--split", "validation", "--decoding", "per_label",
+            "--hierarchy", "consistent", "--bootstrap", "50", "--bootstrap-seed", "3",
+            "--out", str(out)]
+    assert E.main(argv) == 0
+    doc = json.loads(out.read_text())
+    assert doc["decoding"] == "per_label" and doc["hierarchy"] == "consistent"
+    assert doc["bootstrap"]["replicates"] == 50 and doc["bootstrap"]["seed"] == 3
+    first = out.read_text()
+    for metric in E.HEADLINE:
+        lo, hi = doc["metrics"][f"{metric}_ci95"]
+        assert 0 <= lo <= hi <= 1
+    assert E.main(argv) == 0
+    assert json.loads(out.read_text())["metrics"] == json.loads(first)["metrics"]  # seeded
+    E.main([*argv[:-2], "--bootstrap", "0", "--out", str(out)])
+    assert "roc_auc_ci95" not in json.loads(out.read_text())["metrics"]

@@ -91,3 +91,16 @@ def test_help_runs() -> None:
     result = subprocess.run([sys.executable, "-m", "abgd.groundtruth", "--help"],
                             capture_output=True, text=True, check=True)
     assert "--out-validation" in result.stdout
+
+
+def test_recordings_without_features_are_left_out_and_listed() -> None:
+    import pandas as pd
+
+    from abgd.groundtruth import restrict_to_features
+
+    frame = pd.DataFrame({"mbid": ["b", "a", "c"], "release_group": ["r", "r", "s"],
+                          "labels": [["rock"], ["pop"], ["jazz"]]})
+    kept, missing = restrict_to_features(frame, {"a", "c", "zzz"})
+    assert list(kept["mbid"]) == ["a", "c"]
+    assert missing == ["b"]
+    assert len(kept) + len(missing) == len(frame)

@@ -93,3 +93,30 @@ def test_wrong_kind_is_refused(setup):
                       "--out", str(tmp_path / "s.parquet")])
     with pytest.raises(SystemExit):
         predict.main(args(tmp_path, "--part", "holdout"))
+
+
+def test_wide_model_scores_match_a_hand_computed_forward_pass(setup):
+    tmp_path, x, _, _ = setup
+    torch.manual_seed(3)
+    module = GenreClassifier(len(FEATURE_NAMES), LABELS, hidden=6, architecture="wide",
+                             branch_width=5, branch_activations=["tanh", "relu"],
+                             batch_norm="all")
+    module.set_scaler(x.mean(axis=0), x.std(axis=0))
+    for bn in (m for m in module.modules() if isinstance(m, torch.nn.BatchNorm1d)):
+        bn.running_mean.uniform_(-0.5, 0.5)
+        bn.running_var.uniform_(0.5, 2.0)
+    save_checkpoint(module, tmp_path / "model" / "model.ckpt")
+    assert predict.main(args(tmp_path)) == 0
+    table = pq.read_table(tmp_path / "scores.parquet")
+    scores = np.column_stack([table.column(label).to_numpy() for label in LABELS])
+
+    def norm(bn, h):  # BatchNorm1d in eval mode, written out
+        return (h - bn.running_mean) / torch.sqrt(bn.running_var + bn.eps) * bn.weight + bn.bias
+
+    with torch.inference_mode():
+        z = (torch.from_numpy(x) - module.feature_mean) / module.feature_scale
+        (lin_a, bn_a, _), (lin_b, bn_b, _) = module.net[1].blocks
+        h = torch.cat([torch.tanh(norm(bn_a, lin_a(z))), torch.relu(norm(bn_b, lin_b(z)))], 1)
+        top = torch.relu(norm(module.net[4], module.net[3](h)))
+        expected = torch.sigmoid(module.net[-1](top)).numpy()
+    np.testing.assert_allclose(scores, expected, rtol=1e-5, atol=1e-6)

@@ -117,3 +117,86 @@ def test_cli_end_to_end(tmp_path):
 def test_missing_groundtruth_is_reported(tmp_path):
     with pytest.raises(ValueError, match="no ground truth"):
         T.truth_for_scores(["a", "b"], ["a"], [["rock"]], ["rock"], "gt.parquet")
+
+
+def brute_consistent(labels, s_row, thr, ratio, fallback):
+    """The consistent decoding of one row, written out label by label."""
+    def parent_of(label):
+        if "---" not in label:
+            return None
+        parent = label.split("---")[0]
+        return labels.index(parent) if parent in labels else None
+
+    def allowed(j):
+        p = parent_of(labels[j])
+        return p is None or s_row[p] >= ratio * thr[p]
+
+    chosen = {j for j in range(len(labels)) if s_row[j] >= thr[j] and allowed(j)}
+    if not chosen:
+        key = (lambda j: s_row[j] / max(thr[j], 1e-12)) if fallback == "ratio" else \
+            (lambda j: s_row[j])
+        chosen = {max((j for j in range(len(labels)) if allowed(j)), key=key)}
+    for j in list(chosen):
+        p = parent_of(labels[j])
+        if p is not None:
+            chosen.add(p)
+    return chosen
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(3, 20), st.booleans())
+def test_parent_ratio_matches_brute_force(seed, n, per_label):
+    rng = np.random.default_rng(seed)
+    labels = ["a", "a---x", "a---y", "b", "b---x", "c---z"]
+    k = len(labels)
+    y = rng.random((n, k)) < 0.35
+    extra = rng.integers(0, 2, n)
+    totals = (y.sum(axis=1) + extra).astype(float)
+    s = (np.round(rng.random((n, k)) * 20) / 20).astype(np.float32)
+    thr = rng.random(k) * 0.8 + 0.1 if per_label else np.full(k, 0.55)
+    fallback = "ratio" if per_label else "score"
+    ratios = (0.0, 0.5, 1.0)
+    fitted = T.fit_parent_ratio(sparse.csr_matrix(y), totals, s, labels,
+                                thr if per_label else 0.55, fallback, ratios)
+    brute = []
+    for r in ratios:
+        fs = []
+        for i in range(n):
+            pred = brute_consistent(labels, s[i], thr, r, fallback)
+            tp = sum(bool(y[i, j]) for j in pred)
+            p, rec = tp / len(pred), (tp / totals[i] if totals[i] else np.nan)
+            f = 2 * p * rec / (p + rec) if (p + rec) > 0 else 0.0
+            fs.append(0.0 if np.isnan(f) else f)
+        brute.append(float(np.mean(fs)))
+    np.testing.assert_allclose(list(fitted["grid_Ftrackall"].values()), brute, atol=1e-12)
+    best = int(np.argmax(brute))
+    assert fitted["parent_threshold_ratio"] == ratios[best]
+    assert fitted["holdout_Ftrackall"] == pytest.approx(brute[best], abs=1e-12)
+
+
+def test_cli_writes_hierarchy_ratios(tmp_path):
+    rng = np.random.default_rng(3)
+    labels = ["rock", "rock---punk", "rock---indie", "pop"]
+    n = 80
+    y = rng.random((n, 4)) < 0.3
+    y[y[:, 1] | y[:, 2], 0] = True  # the taxonomy: a subgenre comes with its parent
+    y[~y.any(axis=1), 3] = True
+    ids = [f"{i:08d}-0000-0000-0000-000000000000" for i in range(n)]
+    scores = np.clip(y * 0.3 + rng.random((n, 4)) * 0.7, 0, 1).astype(np.float32)
+    frame = pd.DataFrame(scores, columns=labels)
+    frame.insert(0, "mbid", ids)
+    frame.to_parquet(tmp_path / "scores.parquet", index=False)
+    gt = [[lab for lab, v in zip(labels, row, strict=True) if v] for row in y]
+    pd.DataFrame({"mbid": ids, "release_group": ["rg"] * n, "labels": gt}).to_parquet(
+        tmp_path / "gt.parquet")
+    out = tmp_path / "thr.json"
+    assert T.main(["--scores", str(tmp_path / "scores.parquet"), "--groundtruth",
+                   str(tmp_path / "gt.parquet"), "--out", str(out),
+                   "--parent-ratios", "0", "0.5", "1"]) == 0
+    hierarchy = json.loads(out.read_text())["hierarchy"]
+    assert hierarchy["ratios"] == [0.0, 0.5, 1.0]
+    assert hierarchy["n_subgenres_with_model_parent"] == 2
+    for decoding in ("per_label", "global"):
+        fitted = hierarchy[decoding]
+        assert fitted["parent_threshold_ratio"] in (0.0, 0.5, 1.0)
+        assert fitted["holdout_Ftrackall"] == max(fitted["grid_Ftrackall"].values())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 
 import numpy as np
 import pandas as pd
@@ -14,9 +15,11 @@ import torch
 from abgd.io import read_json
 from abgd.training import (
     TrainConfig,
+    configure_torch,
     load_model,
     macro_roc_auc,
     read_matrix,
+    save_checkpoint,
     score_rows,
     train,
     training_set,
@@ -151,3 +154,70 @@ def test_training_set_and_matrix_reader(tmp_path):
     assert found.tolist() == [True, False, True]
     assert matrix.dtype == np.float32
     assert matrix[[0, 2]].tolist() == [[2.5, 4.0], [1.5, 3.0]]
+
+
+# --- the wide architecture, GPU settings ----------------------------------------------------------
+
+WIDE = {"architecture": "wide", "branch_width": 16, "hidden": 32}
+
+
+@pytest.fixture(scope="module")
+def trained_wide():
+    x, y, fit, holdout = planted()
+    return (x, y, fit, holdout), train(x, y, fit, holdout, LABELS, WIDE, quick())
+
+
+def test_wide_learns_embeds_and_reloads_identically(trained_wide, tmp_path):
+    (x, y, fit, holdout), result = trained_wide
+    assert result.metrics["holdout_macro_roc_auc"] > 0.8
+    assert result.metrics["model"]["architecture"] == "wide"
+    assert result.metrics["model"]["branch_activations"] == ["relu", "tanh", "sigmoid"]
+    embedding = score_rows(result.module, x, output="embed")
+    assert embedding.shape == (len(x), 32) and (embedding >= 0).all()
+    write_model_dir(tmp_path, result, {})
+    reloaded = load_model(tmp_path)
+    assert isinstance(reloaded.net[4], torch.nn.BatchNorm1d)
+    assert torch.equal(reloaded.net[4].running_var, result.module.net[4].running_var)
+    assert np.array_equal(score_rows(reloaded, x), score_rows(result.module, x))
+    assert np.array_equal(score_rows(reloaded, x, output="embed"), embedding)
+    again = train(x, y, fit, holdout, LABELS, WIDE, quick())
+    assert np.array_equal(score_rows(again.module, x), score_rows(result.module, x))
+
+
+def test_batch_norm_trains_when_one_row_is_left_over():
+    # 65 fit rows at batch 32: without merging, the last batch of one row breaks BatchNorm.
+    x, y, fit, holdout = planted(n=200)
+    torch.use_deterministic_algorithms(False)
+    result = train(x, y, fit[:65], holdout, LABELS, WIDE, quick(max_epochs=2, batch_size=32))
+    assert result.metrics["epochs_run"] == 2
+    # Lightning's deterministic=True is switched back off once training is over.
+    assert not torch.are_deterministic_algorithms_enabled()
+    with pytest.raises(ValueError, match="at least 2 fit rows"):
+        train(x, y, fit[:1], holdout, LABELS, WIDE, quick())
+
+
+def test_paper_checkpoint_without_architecture_loads_as_paper(trained, tmp_path):
+    (x, _, _, _), result = trained
+    save_checkpoint(result.module, tmp_path / "model.ckpt")
+    checkpoint = torch.load(tmp_path / "model.ckpt", weights_only=False)
+    del checkpoint["hyper_parameters"]["architecture"]  # as written before the option existed
+    torch.save(checkpoint, tmp_path / "model.ckpt")
+    reloaded = load_model(tmp_path)
+    assert reloaded.hparams["architecture"] == "paper"
+    assert np.array_equal(score_rows(reloaded, x), score_rows(result.module, x))
+
+
+def test_cublas_workspace_is_set_unless_cpu(monkeypatch):
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    configure_torch(None, "cpu")
+    assert "CUBLAS_WORKSPACE_CONFIG" not in os.environ
+    for accelerator in ("auto", "gpu", "cuda"):
+        monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+        configure_torch(None, accelerator)
+        assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
+    monkeypatch.setenv("CUBLAS_WORKSPACE_CONFIG", ":16:8")  # the other deterministic setting
+    configure_torch(None, "auto")
+    assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":16:8"
+    monkeypatch.setenv("CUBLAS_WORKSPACE_CONFIG", ":0:0")
+    configure_torch(None, "gpu")
+    assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"

@@ -362,7 +362,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         counts = convert(args.archive, args.out, args.errors, args.batch_size, args.decoder,
                          max(1, args.threads), args.compression, args.max_member_bytes)
-    except ArchiveError as error:
+    except (ArchiveError, OSError) as error:
+        # OSError here is a write that failed (disk full, quota): atomic_path removed the parts.
         log.error("conversion failed, no output written: %s", error)
         return 1
     log.info(counts.line())

@@ -1,7 +1,8 @@
 """Hidden-layer embeddings of a single-source model for every recording of the given sources.
 
 The four sources overlap heavily, so each MBID is embedded once. Features are read one part
-(and one chunk of MBIDs) at a time: only the embeddings — ``hidden`` floats per recording —
+(and one chunk of MBIDs) at a time: only the embeddings — the model's last-hidden-layer width
+in float32 per recording (256 for the paper's network, e.g. 8000 for a wide one: 32 kB each) —
 are held for the whole run. MBIDs without features are counted and logged, not embedded.
 """
 
@@ -34,7 +35,10 @@ def unique_mbids(groundtruth: Sequence[str | os.PathLike[str]]) -> list[str]:
 
 
 def column_names(width: int) -> list[str]:
-    return [f"e{i:03d}" for i in range(width)]
+    """``e000…`` with at least three digits (the paper's e000…e255) and as many as the widest
+    index needs (e0000…e7999 for 8000), so names sort in column order."""
+    digits = max(3, len(str(width - 1)))
+    return [f"e{i:0{digits}d}" for i in range(width)]
 
 
 def embed_parts(module: GenreClassifier, features: Sequence[str | os.PathLike[str]],
@@ -46,7 +50,7 @@ def embed_parts(module: GenreClassifier, features: Sequence[str | os.PathLike[st
     the part's row order, so each chunk reads few row groups.
     """
     where = {m: i for i, m in enumerate(mbids)}
-    out = np.zeros((len(mbids), module.hparams["hidden"]), dtype=np.float32)
+    out = np.zeros((len(mbids), module.embedding_width), dtype=np.float32)
     done = np.zeros(len(mbids), dtype=bool)
     for part in progress(part_paths(features), desc="parts", unit="part"):
         keys = pq.read_table(part, columns=["mbid"]).column("mbid").to_pylist()

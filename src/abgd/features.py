@@ -389,8 +389,9 @@ def _check_finite(values: np.ndarray) -> None:
     bad = ~np.isfinite(values) | (np.abs(values) > _FLOAT32_MAX)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        what = "out of float32 range" if math.isfinite(values[i]) else ""
-        raise NonFiniteValue(f"{_NATURAL_NAMES[i]} = {values[i]!r} {what}".rstrip())
+        value = float(values[i])  # a Python float: numpy 2 would print np.float64(nan)
+        what = "out of float32 range" if math.isfinite(value) else ""
+        raise NonFiniteValue(f"{_NATURAL_NAMES[i]} = {value!r} {what}".rstrip())
 
 
 def _one_hot(doc: Mapping[str, Any], out: np.ndarray) -> None:

@@ -5,6 +5,11 @@ the training vocabulary (the labels a model for this source can predict), orphan
 (a subgenre whose parent genre is missing from the same row, which the taxonomy says cannot
 happen, so they are counted rather than assumed absent) and validation labels that the
 training file never uses (a model cannot predict them; evaluation must know they exist).
+
+Given the feature manifests (`--train-features`, `--validation-features`), the Parquet files keep
+only recordings whose features converted: a recording whose document the converter rejected can
+be neither trained on nor scored. Every recording left out is listed in the summary under
+`without_features`, so nothing disappears silently.
 """
 
 from __future__ import annotations
@@ -74,6 +79,13 @@ def summarize(train: pd.DataFrame, validation: pd.DataFrame, source: str) -> dic
     }
 
 
+def restrict_to_features(frame: pd.DataFrame, available: set[str]) -> tuple[pd.DataFrame,
+                                                                         list[str]]:
+    """Rows whose MBID has features, and the sorted MBIDs of the rows left out."""
+    keep = frame["mbid"].isin(available)
+    return frame[keep].reset_index(drop=True), sorted(frame.loc[~keep, "mbid"])
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m abgd.groundtruth",
@@ -85,6 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out-train", required=True, help="output Parquet for train")
     parser.add_argument("--out-validation", required=True, help="output Parquet for validation")
     parser.add_argument("--summary", required=True, help="output summary JSON")
+    parser.add_argument("--train-features", nargs="+", default=None,
+                        help="feature manifest(s)/Parquet of the training split: keep only "
+                             "recordings with features")
+    parser.add_argument("--validation-features", nargs="+", default=None,
+                        help="feature manifest(s)/Parquet of the validation split")
     parser.add_argument("--no-header", action="store_true",
                         help="the TSVs have no header line (excerpts, test fixtures)")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -98,6 +115,22 @@ def main(argv: list[str] | None = None) -> int:
     train = lab.read_groundtruth_tsv(args.train, header=header)
     validation = lab.read_groundtruth_tsv(args.validation, header=header)
     summary = summarize(train, validation, args.source)
+    summary["without_features"] = {}
+    for name, paths in (("train", args.train_features), ("validation", args.validation_features)):
+        if paths is None:
+            continue
+        from abgd.arrays import feature_mbids
+
+        frame = train if name == "train" else validation
+        kept, missing = restrict_to_features(frame, set(feature_mbids(paths)))
+        summary["without_features"][name] = {"count": len(missing), "mbids": missing}
+        if missing:
+            LOG.warning("%s %s: %d of %d recordings have no features and are left out, e.g. %s",
+                        args.source, name, len(missing), len(frame), ", ".join(missing[:5]))
+        if name == "train":
+            train = kept
+        else:
+            validation = kept
     summary["provenance"] = provenance(
         "groundtruth", {"source": args.source, "header": header},
         [args.train, args.validation],

@@ -2,8 +2,16 @@
 
 One module class covers both systems of the paper (dataset-spec §7):
 
-* single-source: 2669 standardised features → Dropout → Linear(hidden) + ReLU → Dropout → Linear(N)
+* single-source (``architecture="paper"``, the default): 2669 standardised features → Dropout →
+  Linear(hidden) + ReLU → Dropout → Linear(N)
+* single-source (``architecture="wide"``, after JKU's MediaEval 2017 winner): Dropout → K parallel
+  branches of Linear(branch_width) [+ BatchNorm] + an activation each (e.g. ReLU, tanh, sigmoid) →
+  concatenated → Dropout → Linear(hidden) [+ BatchNorm] + ReLU → Dropout → Linear(N)
 * fusion: k embeddings, each L2-normalised → concatenated → Dropout → Linear(N) (``hidden=0``)
+
+Every network ends in ``[..., Dropout, Linear(N)]``, so the embedding (the last hidden layer after
+its activation, ``hidden`` wide) is ``net[:-2]`` whatever the architecture: fusion sizes its input
+from the embedding files and never needs to know which network produced them.
 
 The input preparation (standardisation, per-block L2 normalisation) lives *inside* the module as
 buffers and hyper-parameters, so a checkpoint alone reproduces the scores: no scaler file can drift
@@ -27,6 +35,25 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 KERAS_UNIFORM_LIMIT = 0.05
 
 
+ARCHITECTURES = ("paper", "wide")
+BATCH_NORM = ("none", "top", "all")
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "elu": nn.ELU,
+}
+DEFAULT_BRANCH_ACTIVATIONS = ("relu", "tanh", "sigmoid")
+
+
+def init_linear_layers(net: nn.Module, init: str) -> None:
+    """Keras 1 uniform init on every Linear, in module order (so seeded draws are reproducible)."""
+    if init == "keras":
+        for layer in net.modules():
+            if isinstance(layer, nn.Linear):
+                nn.init.uniform_(layer.weight, -KERAS_UNIFORM_LIMIT, KERAS_UNIFORM_LIMIT)
+                nn.init.zeros_(layer.bias)
+    elif init != "torch":
+        raise ValueError(f"unknown init {init!r} (expected 'keras' or 'torch')")
+
+
 def build_network(n_inputs: int, n_outputs: int, hidden: int, dropout: float,
                   input_dropout: float, init: str = "keras") -> nn.Sequential:
     """The layers as an ``nn.Sequential``; ``hidden=0`` gives the fusion's linear read-out."""
@@ -36,14 +63,70 @@ def build_network(n_inputs: int, n_outputs: int, hidden: int, dropout: float,
                    nn.Linear(hidden, n_outputs)]
     else:
         layers.append(nn.Linear(n_inputs, n_outputs))
-    if init == "keras":
-        for layer in layers:
-            if isinstance(layer, nn.Linear):
-                nn.init.uniform_(layer.weight, -KERAS_UNIFORM_LIMIT, KERAS_UNIFORM_LIMIT)
-                nn.init.zeros_(layer.bias)
-    elif init != "torch":
-        raise ValueError(f"unknown init {init!r} (expected 'keras' or 'torch')")
-    return nn.Sequential(*layers)
+    net = nn.Sequential(*layers)
+    init_linear_layers(net, init)
+    return net
+
+
+class Concat(nn.Module):
+    """Parallel blocks applied to one input, their outputs side by side.
+
+    Different activations over the same projection width let the next layer mix saturating and
+    non-saturating views of the input; that is the whole point of JKU's three branches.
+    """
+
+    def __init__(self, blocks: Sequence[nn.Module]) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList(blocks)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([block(x) for block in self.blocks], dim=1)
+
+
+def check_wide_params(hidden: int, branch_width: int, branch_activations: Sequence[str],
+                      batch_norm: str) -> None:
+    """Reject a wide configuration before any layer is allocated (8000-unit layers are big)."""
+    if hidden <= 0:
+        raise ValueError(f"the wide network needs a top layer (hidden={hidden})")
+    if branch_width <= 0:
+        raise ValueError(f"branch_width must be positive, got {branch_width}")
+    if not branch_activations:
+        raise ValueError("the wide network needs at least one branch")
+    unknown = sorted(set(branch_activations) - set(ACTIVATIONS))
+    if unknown:
+        raise ValueError(f"unknown branch activations {unknown} (expected {sorted(ACTIVATIONS)})")
+    if batch_norm not in BATCH_NORM:
+        raise ValueError(f"unknown batch_norm {batch_norm!r} (expected one of {BATCH_NORM})")
+
+
+def build_wide_network(n_inputs: int, n_outputs: int, hidden: int, dropout: float,
+                       input_dropout: float, branch_width: int = 4000,
+                       branch_activations: Sequence[str] = DEFAULT_BRANCH_ACTIVATIONS,
+                       batch_norm: str = "top", branch_dropout: float | None = None,
+                       init: str = "keras") -> nn.Sequential:
+    """JKU-style wide MLP: parallel branches → concat → top layer (the embedding) → outputs.
+
+    ``batch_norm``: ``"top"`` normalises the top layer only (as JKU), ``"all"`` the branches too.
+    ``branch_dropout`` (dropout on the concatenated branches) defaults to ``dropout``.
+    """
+    check_wide_params(hidden, branch_width, branch_activations, batch_norm)
+    branches = []
+    for name in branch_activations:
+        block: list[nn.Module] = [nn.Linear(n_inputs, branch_width)]
+        if batch_norm == "all":
+            block.append(nn.BatchNorm1d(branch_width))
+        block.append(ACTIVATIONS[name]())
+        branches.append(nn.Sequential(*block))
+    top: list[nn.Module] = [nn.Linear(branch_width * len(branches), hidden)]
+    if batch_norm != "none":
+        top.append(nn.BatchNorm1d(hidden))
+    net = nn.Sequential(
+        nn.Dropout(input_dropout), Concat(branches),
+        nn.Dropout(dropout if branch_dropout is None else branch_dropout),
+        *top, nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, n_outputs),
+    )
+    init_linear_layers(net, init)
+    return net
 
 
 class GenreClassifier(L.LightningModule):
@@ -55,17 +138,35 @@ class GenreClassifier(L.LightningModule):
 
     def __init__(self, n_inputs: int, labels: Sequence[str], hidden: int = 256,
                  dropout: float = 0.5, input_dropout: float = 0.5, lr: float = 1e-3,
-                 l2_blocks: int = 0, init: str = "keras") -> None:
+                 l2_blocks: int = 0, init: str = "keras", architecture: str = "paper",
+                 branch_width: int = 4000,
+                 branch_activations: Sequence[str] = DEFAULT_BRANCH_ACTIVATIONS,
+                 batch_norm: str = "top", branch_dropout: float | None = None) -> None:
         super().__init__()
         labels = list(labels)
         if l2_blocks and n_inputs % l2_blocks:
             raise ValueError(f"n_inputs={n_inputs} is not divisible into {l2_blocks} blocks")
-        self.save_hyperparameters({
+        if architecture not in ARCHITECTURES:
+            raise ValueError(f"unknown architecture {architecture!r} (expected {ARCHITECTURES})")
+        hparams = {
             "n_inputs": n_inputs, "labels": labels, "hidden": hidden, "dropout": dropout,
             "input_dropout": input_dropout, "lr": lr, "l2_blocks": l2_blocks, "init": init,
-        })
+            "architecture": architecture,
+        }
+        if architecture == "wide":
+            # Only the wide network's checkpoints carry its options: a paper checkpoint does not
+            # pretend to have branches. Checkpoints from before this option load as "paper".
+            hparams |= {"branch_width": branch_width,
+                        "branch_activations": list(branch_activations),
+                        "batch_norm": batch_norm, "branch_dropout": branch_dropout}
+            net = build_wide_network(n_inputs, len(labels), hidden, dropout, input_dropout,
+                                     branch_width, list(branch_activations), batch_norm,
+                                     branch_dropout, init)
+        else:
+            net = build_network(n_inputs, len(labels), hidden, dropout, input_dropout, init)
+        self.save_hyperparameters(hparams)
         self.labels = labels
-        self.net = build_network(n_inputs, len(labels), hidden, dropout, input_dropout, init)
+        self.net = net
         self.register_buffer("feature_mean", torch.zeros(n_inputs, dtype=torch.float32))
         self.register_buffer("feature_scale", torch.ones(n_inputs, dtype=torch.float32))
         self.loss_fn = nn.BCEWithLogitsLoss(reduction="mean")
@@ -95,12 +196,22 @@ class GenreClassifier(L.LightningModule):
         """Logits (apply ``sigmoid`` for scores)."""
         return self.net(self.prepare(x))
 
+    @property
+    def embedding_width(self) -> int:
+        """Width of ``embed``'s output: the last hidden layer (256 for the paper's network)."""
+        return int(self.hparams["hidden"])
+
+    @property
+    def uses_batch_norm(self) -> bool:
+        """Training batches of one row would make BatchNorm fail, so the sampler must know."""
+        return any(isinstance(m, nn.BatchNorm1d) for m in self.net.modules())
+
     def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """Hidden-layer activations after the ReLU (the paper's 256-d embedding)."""
+        """Last hidden layer's activations (the paper's 256-d ReLU output; the wide top layer)."""
         if self.hparams["hidden"] <= 0:
             raise ValueError("this model has no hidden layer to embed with")
-        # net = [Dropout, Linear, ReLU, Dropout, Linear]: the embedding is the ReLU output.
-        return self.net[2](self.net[1](self.net[0](self.prepare(x))))
+        # Every network ends in [..., Dropout, Linear(N)]: the embedding is what feeds them.
+        return self.net[:-2](self.prepare(x))
 
     # --- training ----------------------------------------------------------------------------
     def configure_optimizers(self) -> torch.optim.Optimizer:
@@ -166,23 +277,33 @@ class IndexBatches(Sampler[torch.Tensor]):
     """Index batches over ``rows``: a fresh seeded permutation per pass, or file order.
 
     The generator is created once, so epoch k's permutation depends only on the seed and k.
+    A last batch smaller than ``min_batch`` is merged into the one before it rather than dropped
+    (BatchNorm cannot train on one row, and no row may silently miss an epoch).
     """
 
     def __init__(self, rows: torch.Tensor, batch_size: int, shuffle: bool,
-                 seed: int = 0) -> None:
+                 seed: int = 0, min_batch: int = 1) -> None:
         self.rows = rows.to(torch.int64)
         self.batch_size = batch_size
         self.shuffle = shuffle
+        self.min_batch = min_batch
         self.generator = torch.Generator().manual_seed(seed)
 
+    def _merge_last(self) -> bool:
+        remainder = len(self.rows) % self.batch_size
+        return 0 < remainder < self.min_batch and len(self.rows) > self.batch_size
+
     def __len__(self) -> int:
-        return math.ceil(len(self.rows) / self.batch_size)
+        return math.ceil(len(self.rows) / self.batch_size) - int(self._merge_last())
 
     def __iter__(self) -> Iterator[torch.Tensor]:
         rows = self.rows
         if self.shuffle:
             rows = rows[torch.randperm(len(rows), generator=self.generator)]
-        yield from torch.split(rows, self.batch_size)
+        batches = list(torch.split(rows, self.batch_size))
+        if self._merge_last():
+            batches[-2:] = [torch.cat(batches[-2:])]
+        yield from batches
 
 
 class ArrayDataModule(L.LightningDataModule):
@@ -194,7 +315,7 @@ class ArrayDataModule(L.LightningDataModule):
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor, fit_rows: torch.Tensor,
                  holdout_rows: torch.Tensor, batch_size: int = 32,
-                 holdout_batch_size: int = 4096, seed: int = 0) -> None:
+                 holdout_batch_size: int = 4096, seed: int = 0, min_batch: int = 1) -> None:
         super().__init__()
         self.rows = ArrayRows(x, y)
         self.fit_rows = fit_rows
@@ -202,12 +323,14 @@ class ArrayDataModule(L.LightningDataModule):
         self.batch_size = batch_size
         self.holdout_batch_size = holdout_batch_size
         self.seed = seed
+        self.min_batch = min_batch
         self._train_sampler: IndexBatches | None = None
 
     def train_dataloader(self) -> DataLoader:
         # One sampler for the whole fit, so its generator advances from epoch to epoch.
         if self._train_sampler is None:
-            self._train_sampler = IndexBatches(self.fit_rows, self.batch_size, True, self.seed)
+            self._train_sampler = IndexBatches(self.fit_rows, self.batch_size, True, self.seed,
+                                               self.min_batch)
         return DataLoader(self.rows, sampler=self._train_sampler, batch_size=None,
                           num_workers=0)
 

@@ -1,8 +1,24 @@
 """Collect evaluation JSONs into summary tables shaped like the paper's Tables 4 and 5.
 
-Rows are keyed by system; an evaluation that carries a ``decoding`` or ``seed`` gets it appended
-to the system name (``single/per_label``, ``random/seed1``) so variants never overwrite each
-other. Two evaluations with the same key, source and split are an error, not a silent choice.
+Naming rows. A system name may carry its variant as hyphen suffixes (``single-global``,
+``single-consistent``, ``single-global-consistent``); each name is its own row. An evaluation
+whose ``decoding`` / ``hierarchy`` is not already said by its name gets it appended
+(``single/per_label``, ``fusion/consistent``), and a name that contradicts its JSON (``-global``
+with ``decoding: per_label``) is an error: a mislabelled file would otherwise land in the wrong
+row. ``hierarchy: none`` is the default and is never appended. Rows are ordered by family
+(random, popularity, single, fusion, then the others alphabetically), where the family is the
+name without its variant suffixes, then by name.
+
+Seeds. When some source has evaluations of the same system under two or more seeds, every
+source of that system is aggregated into one row without the seed: the mean of each metric, its
+sample standard deviation over seeds (``<metric>_seed_sd``, n − 1, like R's ``sd``), ``n_seeds``
+and ``seeds``. Counts (``n_*``) that agree across seeds are kept as they are. Bootstrap intervals
+(``<metric>_ci95``, from ``abgd.evaluate --bootstrap``) are averaged endpoint by endpoint: the
+result describes the recording-sampling uncertainty of one run, while ``± sd`` describes the
+seed-to-seed spread; the two are shown side by side, not combined. A system evaluated under a
+single seed keeps the seed in its name (``random/seed1``), as before.
+
+Two evaluations with the same key, seed, source and split are an error, not a silent choice.
 Evaluations of other splits are skipped and logged.
 """
 
@@ -13,9 +29,11 @@ import csv
 import io
 import logging
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from abgd import published
 from abgd.io import atomic_open, read_json, write_json
@@ -25,25 +43,62 @@ from abgd.progress import setup_logging
 LOG = logging.getLogger("abgd.summarize")
 SYSTEM_ORDER = ("random", "popularity", "single", "fusion")
 CSV_COLUMNS = ("system", "source", *OFFICIAL_COLUMNS, "roc_auc")
+HEADLINE = ("roc_auc", "Ftrackall", "Flabelall")
+EXTRA_CSV_COLUMNS = (
+    "n_seeds", *(f"{m}_seed_sd" for m in HEADLINE),
+    *(f"{m}_ci95_{end}" for m in HEADLINE for end in ("lo", "hi")),
+)
+VARIANT_TOKENS = ("per_label", "global", "consistent")
+REAL_DATASET = "acousticbrainz"
 
 
-def system_key(evaluation: Mapping[str, Any]) -> str:
+def split_system(name: str) -> tuple[str, tuple[str, ...]]:
+    """``(family, variant tokens)``: ``single-global-consistent`` → ``single``, (global, ...)."""
+    parts = name.split("-")
+    tokens: list[str] = []
+    while len(parts) > 1 and parts[-1] in VARIANT_TOKENS:
+        tokens.insert(0, parts.pop())
+    return "-".join(parts), tuple(tokens)
+
+
+def _implied_decoding(tokens: Sequence[str]) -> str | None:
+    if "global" in tokens:
+        return "global"
+    return "per_label" if tokens else None
+
+
+def system_key(evaluation: Mapping[str, Any], with_seed: bool = True) -> str:
     key = str(evaluation["system"])
-    if evaluation.get("decoding") is not None:
-        key += f"/{evaluation['decoding']}"
-    if evaluation.get("seed") is not None:
+    _, tokens = split_system(key)
+    decoding, hierarchy = evaluation.get("decoding"), evaluation.get("hierarchy")
+    implied = _implied_decoding(tokens)
+    if decoding is not None:
+        if implied is None:
+            key += f"/{decoding}"
+        elif implied != decoding:
+            raise ValueError(f"system {evaluation['system']!r} implies decoding {implied!r} "
+                             f"but the evaluation says {decoding!r}")
+    if hierarchy is not None:
+        if hierarchy == "none" and "consistent" in tokens:
+            raise ValueError(f"system {evaluation['system']!r} implies a consistent hierarchy "
+                             "but the evaluation says 'none'")
+        if hierarchy != "none" and "consistent" not in tokens:
+            key += f"/{hierarchy}"
+    if with_seed and evaluation.get("seed") is not None:
         key += f"/seed{evaluation['seed']}"
     return key
 
 
 def _base(key: str) -> str:
-    return key.split("/", 1)[0]
+    return split_system(key.split("/", 1)[0])[0]
 
 
-def system_sort_key(key: str) -> tuple[int, str, str]:
+def system_sort_key(key: str) -> tuple[int, str, str, str]:
+    """Family rank, family, then the name before any ``/``: ``single`` before ``single-global``
+    whatever was appended to either."""
     base = _base(key)
     rank = SYSTEM_ORDER.index(base) if base in SYSTEM_ORDER else len(SYSTEM_ORDER)
-    return rank, base, key
+    return rank, base, key.split("/", 1)[0], key
 
 
 def source_sort_key(source: str) -> tuple[int, str]:
@@ -51,21 +106,70 @@ def source_sort_key(source: str) -> tuple[int, str]:
     return (known.index(source) if source in known else len(known), source)
 
 
+def _numbers(values: Iterable[Any]) -> list[float]:
+    return [float(v) for v in values
+            if isinstance(v, int | float) and not isinstance(v, bool) and not math.isnan(v)]
+
+
+def aggregate_seeds(runs: Mapping[int, Mapping[str, Any]]) -> dict[str, Any]:
+    """One metrics dict from several seeds' metrics (see the module docstring)."""
+    out: dict[str, Any] = {}
+    keys = sorted({k for m in runs.values() for k in m})
+    for key in keys:
+        values = [m.get(key) for m in runs.values()]
+        if key.endswith("_ci95"):
+            pairs = [v for v in values if isinstance(v, list | tuple) and None not in v]
+            out[key] = np.mean(np.asarray(pairs, dtype=float), axis=0).tolist() if pairs \
+                else None
+            continue
+        numbers = _numbers(values)
+        if key.startswith("n_") and numbers and len(set(numbers)) == 1 \
+                and len(numbers) == len(values):
+            out[key] = values[0]
+            continue
+        out[key] = float(np.mean(numbers)) if numbers else None
+        if not key.startswith("n_") and not key.endswith("_sd"):
+            out[f"{key}_seed_sd"] = float(np.std(numbers, ddof=1)) if len(numbers) > 1 \
+                else None
+    out["n_seeds"] = len(runs)
+    out["seeds"] = sorted(runs)
+    return out
+
+
 def collect(evaluations: Iterable[tuple[str, Mapping[str, Any]]], split: str
             ) -> dict[str, dict[str, dict[str, Any]]]:
     """``{system: {source: metrics}}`` in the fixed system order, one split only."""
-    table: dict[str, dict[str, dict[str, Any]]] = {}
+    groups: dict[str, dict[str, dict[int | None, dict[str, Any]]]] = {}
     origin: dict[tuple[str, str], str] = {}
     for name, evaluation in evaluations:
         if evaluation.get("split") != split:
             LOG.info("skipping %s (split %r, not %r)", name, evaluation.get("split"), split)
             continue
-        key, source = system_key(evaluation), str(evaluation["source"])
+        try:
+            key = system_key(evaluation)
+            base = system_key(evaluation, with_seed=False)
+        except ValueError as err:
+            raise ValueError(f"{name}: {err}") from err
+        source = str(evaluation["source"])
         if (key, source) in origin:
             raise ValueError(f"{name}: {key}/{source}/{split} already given by "
                              f"{origin[(key, source)]}")
         origin[(key, source)] = name
-        table.setdefault(key, {})[source] = dict(evaluation["metrics"])
+        seed = evaluation.get("seed")
+        groups.setdefault(base, {}).setdefault(source, {})[seed] = dict(evaluation["metrics"])
+    table: dict[str, dict[str, dict[str, Any]]] = {}
+    for base, sources in groups.items():
+        multi = any(sum(seed is not None for seed in runs) > 1 for runs in sources.values())
+        for source, runs in sources.items():
+            if not multi:
+                for seed, values in runs.items():
+                    key = base if seed is None else f"{base}/seed{seed}"
+                    table.setdefault(key, {})[source] = values
+                continue
+            if None in runs:
+                raise ValueError(f"{base}/{source}/{split}: evaluations with and without a seed "
+                                 f"cannot be aggregated ({origin[(base, source)]})")
+            table.setdefault(base, {})[source] = aggregate_seeds(runs)
     return {k: dict(sorted(table[k].items(), key=lambda kv: source_sort_key(kv[0])))
             for k in sorted(table, key=system_sort_key)}
 
@@ -76,13 +180,38 @@ def _fmt(value: Any) -> str:
     return f"{round(float(value), 4):.4f}"
 
 
+def _interval(values: Mapping[str, Any], metric: str) -> list[float] | None:
+    ci = values.get(f"{metric}_ci95")
+    return ci if isinstance(ci, list | tuple) and len(ci) == 2 and None not in ci else None
+
+
+def cell(values: Mapping[str, Any], metric: str, interval: bool = False) -> str:
+    """``value``, ``mean ± sd`` over seeds, and ``[lo, hi]`` when asked and available."""
+    text = _fmt(values.get(metric))
+    if not text:
+        return ""
+    sd = values.get(f"{metric}_seed_sd")
+    if (values.get("n_seeds") or 0) > 1 and sd is not None:
+        text += f" ± {_fmt(sd)}"
+    ci = _interval(values, metric) if interval else None
+    if ci is not None:
+        text += f" [{_fmt(ci[0])}, {_fmt(ci[1])}]"
+    return text
+
+
 def to_csv(table: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow([*CSV_COLUMNS, *EXTRA_CSV_COLUMNS])
     for system, sources in table.items():
         for source, values in sources.items():
-            writer.writerow([system, source, *(_fmt(values.get(c)) for c in CSV_COLUMNS[2:])])
+            extra = [str(values.get("n_seeds") or ""),
+                     *(_fmt(values.get(f"{m}_seed_sd")) for m in HEADLINE)]
+            for m in HEADLINE:
+                ci = _interval(values, m)
+                extra += [_fmt(ci[0]), _fmt(ci[1])] if ci else ["", ""]
+            writer.writerow([system, source, *(_fmt(values.get(c)) for c in CSV_COLUMNS[2:]),
+                             *extra])
     return buffer.getvalue()
 
 
@@ -92,15 +221,55 @@ def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines
 
 
-def to_markdown(table: Mapping[str, Mapping[str, Mapping[str, Any]]], split: str) -> str:
+def dataset_banner(dataset: str | None) -> list[str]:
+    """Title suffix and warning: demo numbers must never pass for results on the real data."""
+    if dataset == REAL_DATASET:
+        return []
+    name = f"`{dataset}`" if dataset else "not stated (no --dataset)"
+    return [f"> **Warning: dataset {name} is not the AcousticBrainz release; these numbers say "
+            "nothing about the real data.**", ""]
+
+
+def _dataset_label(dataset: str | None) -> str:
+    if dataset == REAL_DATASET:
+        return "AcousticBrainz Genre Dataset"
+    if dataset == "demo":
+        return "DEMO DATA (synthetic)"
+    return f"dataset {dataset}, not the real data" if dataset else "dataset not stated"
+
+
+def comparison_table(table: Mapping[str, Mapping[str, Mapping[str, Any]]],
+                     sources: Sequence[str]) -> list[str]:
+    header = ["system"]
+    for source in sources:
+        title = published.SOURCE_TITLES.get(source, source)
+        header += [f"{title} ROC AUC", f"{title} Ftrackall"]
+    rows = []
+    for system, per_source in table.items():
+        row = [system]
+        for source in sources:
+            values = per_source.get(source, {})
+            row += [cell(values, "roc_auc", True), cell(values, "Ftrackall", True)]
+        rows.append(row)
+    return _md_table(header, rows)
+
+
+def to_markdown(table: Mapping[str, Mapping[str, Mapping[str, Any]]], split: str,
+                dataset: str | None = None) -> str:
     sources = sorted({s for v in table.values() for s in v} | set(published.SOURCES),
                      key=source_sort_key)
     titles = [published.SOURCE_TITLES.get(s, s) for s in sources]
-    out = [f"# Results on the {split} split", "",
-           "## Table 4 shape: macro ROC AUC", "",
-           f"Ours: {split} split. Paper: Oramas et al. 2018 Table 1 = ISMIR 2019 Table 4, "
-           "official validation sets.", ""]
-    rows = [[f"{system} (ours)", *(_fmt(table[system].get(s, {}).get("roc_auc"))
+    out = [f"# Results on the {split} split — {_dataset_label(dataset)}", "",
+           *dataset_banner(dataset),
+           f"## All systems: ROC AUC and Ftrackall — {_dataset_label(dataset)}", "",
+           "Cells: value, `± sd` over seeds where several seeds were run, `[lo, hi]` = "
+           "bootstrap 95 % interval over recordings where `abgd.evaluate --bootstrap` was used.",
+           ""]
+    out += comparison_table(table, sources)
+    out += ["", "## Table 4 shape: macro ROC AUC", "",
+            f"Ours: {split} split. Paper: Oramas et al. 2018 Table 1 = ISMIR 2019 Table 4, "
+            "official validation sets.", ""]
+    rows = [[f"{system} (ours)", *(cell(table[system].get(s, {}), "roc_auc", True)
                                    for s in sources)] for system in table]
     rows += [[f"{system} (paper)", *(_fmt(values.get(s)) for s in sources)]
              for system, values in published.ROC_AUC.items()]
@@ -108,15 +277,18 @@ def to_markdown(table: Mapping[str, Mapping[str, Mapping[str, Any]]], split: str
     out += ["", "## Table 5 shape: precision / recall / F (eval.R, macro averages)", "",
             f"Ours: {split} split. Paper: hidden **test** sets (Oramas et al. 2018 Table 2 = "
             "`results/2018-allscores.csv`; random = run1, popularity = run2), so the numbers "
-            "are not strictly comparable.", ""]
+            "are not strictly comparable. Paper rows follow the first row of each family.", ""]
     header = ["system", "source", "who", *OFFICIAL_COLUMNS]
     rows = []
+    shown: set[tuple[str, str]] = set()
     for system, per_source in table.items():
         for source in sorted(per_source, key=source_sort_key):
             rows.append([system, source, "ours",
-                         *(_fmt(per_source[source].get(c)) for c in OFFICIAL_COLUMNS)])
-            paper = published.TEST_PRF.get(_base(system), {}).get(source)
-            if paper is not None:
+                         *(cell(per_source[source], c) for c in OFFICIAL_COLUMNS)])
+            family = _base(system)
+            paper = published.TEST_PRF.get(family, {}).get(source)
+            if paper is not None and (family, source) not in shown:
+                shown.add((family, source))
                 rows.append([system, source, "paper (test)",
                              *(_fmt(paper[c]) for c in OFFICIAL_COLUMNS)])
     out += _md_table(header, rows)
@@ -128,6 +300,9 @@ def build_parser() -> argparse.ArgumentParser:
                                      description="Summarise evaluation JSONs into tables.")
     parser.add_argument("--evaluations", required=True, nargs="+", type=Path)
     parser.add_argument("--split", default="validation")
+    parser.add_argument("--dataset",
+                        help="dataset name from the config (demo, acousticbrainz, ...); any "
+                        "other than acousticbrainz is labelled as not the real data")
     parser.add_argument("--out-json", required=True, type=Path)
     parser.add_argument("--out-csv", required=True, type=Path)
     parser.add_argument("--out-md", required=True, type=Path)
@@ -145,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     with atomic_open(args.out_csv) as handle:
         handle.write(to_csv(table))
     with atomic_open(args.out_md) as handle:
-        handle.write(to_markdown(table, args.split))
+        handle.write(to_markdown(table, args.split, args.dataset))
     LOG.info("%d systems x sources summarised", sum(len(v) for v in table.values()))
     return 0
 

@@ -8,12 +8,13 @@ authors' Keras 1 code kept the weights of the last epoch (``patience`` epochs af
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import tempfile
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,12 +90,26 @@ class EpochRecorder(Callback):
             self.best_state = {k: v.detach().clone() for k, v in pl_module.state_dict().items()}
 
 
+DETERMINISTIC_CUBLAS = (":4096:8", ":16:8")
+
+
 def configure_torch(threads: int | None, accelerator: str) -> None:
-    """Thread count and cuBLAS determinism, which must be set before any CUDA work."""
+    """Thread count and cuBLAS determinism, which must be set before any CUDA work.
+
+    cuBLAS reads ``CUBLAS_WORKSPACE_CONFIG`` when its first handle is created; with deterministic
+    algorithms on and the variable unset, the first CUDA matmul raises. The variable is set for
+    every accelerator that may resolve to a GPU (harmless on the CPU) and never overrides a
+    deterministic value the user chose.
+    """
     if threads:
         torch.set_num_threads(threads)
-    if accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    if accelerator == "cpu":
+        return
+    if os.environ.get("CUBLAS_WORKSPACE_CONFIG") not in DETERMINISTIC_CUBLAS:
+        if torch.cuda.is_initialized():
+            log.warning("CUDA was initialised before CUBLAS_WORKSPACE_CONFIG was set: GPU "
+                        "training may not be deterministic (set it in the environment)")
+        os.environ["CUBLAS_WORKSPACE_CONFIG"] = DETERMINISTIC_CUBLAS[0]
 
 
 @torch.inference_mode()
@@ -106,7 +121,7 @@ def score_rows(module: GenreClassifier, x: np.ndarray | torch.Tensor,
     device = module.device
     xt = torch.as_tensor(x)
     index = torch.arange(xt.shape[0]) if rows is None else torch.as_tensor(rows, dtype=torch.int64)
-    width = module.hparams["hidden"] if output == "embed" else len(module.labels)
+    width = module.embedding_width if output == "embed" else len(module.labels)
     out = np.empty((len(index), width), dtype=np.float32)
     for start in range(0, len(index), batch_size):
         batch = xt.index_select(0, index[start:start + batch_size]).to(device)
@@ -135,6 +150,14 @@ def check_finite(x: np.ndarray, names: Sequence[str], what: str, chunk_rows: int
         raise ValueError(f"{what}: {len(bad)} rows with NaN or infinite values, e.g. {bad[:5]}")
 
 
+@contextlib.contextmanager
+def restore_determinism(enabled: bool, warn_only: bool) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
+
+
 def train(x: np.ndarray, y: np.ndarray, fit_rows: np.ndarray, holdout_rows: np.ndarray,
           labels: Sequence[str], model_params: dict[str, Any], config: TrainConfig,
           ) -> TrainResult:
@@ -152,17 +175,26 @@ def train(x: np.ndarray, y: np.ndarray, fit_rows: np.ndarray, holdout_rows: np.n
     configure_torch(config.threads, config.accelerator)
     L.seed_everything(config.seed, workers=True, verbose=False)
     module = GenreClassifier(n_inputs=x.shape[1], labels=list(labels), **model_params)
+    # BatchNorm cannot normalise a batch of one row: fold a trailing singleton into its neighbour.
+    min_batch = 2 if module.uses_batch_norm else 1
+    if len(fit_rows) < min_batch:
+        raise ValueError(f"a network with BatchNorm needs at least 2 fit rows, got {len(fit_rows)}")
     if config.standardize:
         mean, scale = fit_scaler(x, fit_rows)
         module.set_scaler(mean, scale)
     xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
     yt = torch.from_numpy(np.asarray(y, dtype=np.uint8))
     data = ArrayDataModule(xt, yt, torch.as_tensor(fit_rows), torch.as_tensor(holdout_rows),
-                           config.batch_size, config.holdout_batch_size, config.seed)
+                           config.batch_size, config.holdout_batch_size, config.seed, min_batch)
     recorder = EpochRecorder()
     stopper = EarlyStopping(monitor="holdout_loss", patience=config.patience, mode="min",
                             min_delta=0.0, check_finite=True)
-    with tempfile.TemporaryDirectory(prefix="abgd-train-") as root, warnings.catch_warnings():
+    # Lightning's deterministic=True switches torch's global flag on for the whole process;
+    # restore it afterwards so callers (and other tests) keep their own setting.
+    was_deterministic = torch.are_deterministic_algorithms_enabled()
+    was_warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    with (tempfile.TemporaryDirectory(prefix="abgd-train-") as root, warnings.catch_warnings(),
+          restore_determinism(was_deterministic, was_warn_only)):
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*GPU available but not used.*")
         warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated.*")

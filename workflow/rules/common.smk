@@ -58,7 +58,6 @@ SOURCES = list(config["sources"])
 SPLITS = ["train", "validation"]
 # Fusion stacks the embeddings of every configured source, always in this order.
 EMBEDDING_SOURCES = SOURCES
-MODEL_SYSTEMS = ["single", "fusion"]
 BASELINES = ["random", "popularity"]
 EVAL_SPLIT = config["evaluation"]["split"]
 DECODINGS = config["evaluation"]["decodings"]
@@ -100,7 +99,7 @@ RELEASE_FILES = sorted(
     + list(ARCHIVES.values())
 )
 MD5SUMS = config["download"]["md5sums"]
-DOWNLOADABLE = RELEASE_FILES + ([MD5SUMS] if MD5SUMS else [])
+DOWNLOADABLE = [*RELEASE_FILES, *([MD5SUMS] if MD5SUMS else [])]
 
 
 # ---------------------------------------------------------------- download
@@ -156,7 +155,7 @@ def groundtruth_tsv(split):
 
 
 def all_feature_parts(wildcards=None):
-    return feature_parts("train") + feature_parts("validation")
+    return [*feature_parts("train"), *feature_parts("validation")]
 
 
 def feature_manifests(wildcards=None):
@@ -167,10 +166,50 @@ def split_features(wildcards):
     return feature_manifests()
 
 
-# ---------------------------------------------------------------- models and systems
+# ---------------------------------------------------------------- systems and seeds
+#
+# A reported system is named <base>[-global][-consistent][-seed<N>]:
+#   base        single | fusion | lgbm_single | lgbm_fusion (trained) or random | popularity
+#   -global     one global threshold instead of per-label thresholds (the paper's decoding)
+#   -consistent hierarchy-consistent decoding (no subgenre without its parent)
+#   -seed<N>    every seed after the first of `seeds:`; the first seed keeps the plain name, so a
+#               one-seed study has the paths of docs/data-contracts.md.
+# A trained run (models, embeddings, scores, thresholds) is named <base>[-seed<N>].
 
-def model_files(system, source):
-    folder = f"{OUT}/models/{system}/{source}"
+SEEDS = list(config["seeds"])
+TRAINED = ["single", "fusion", *config["lgbm"]["systems"]]
+HIERARCHIES = config["evaluation"]["hierarchy"]
+SYSTEM_RE = re.compile(
+    r"^(?P<base>single|fusion|lgbm_single|lgbm_fusion|random|popularity)"
+    r"(?P<glob>-global)?(?P<consistent>-consistent)?(?:-seed(?P<seed>\d+))?$"
+)
+
+
+def seed_suffix(seed):
+    return "" if int(seed) == SEEDS[0] else f"-seed{seed}"
+
+
+def parse_system(name):
+    match = SYSTEM_RE.match(name)
+    if match is None:
+        raise ValueError(f"not a system name: {name}")
+    seed = int(match.group("seed")) if match.group("seed") else SEEDS[0]
+    return {
+        "base": match.group("base"),
+        "decoding": "global" if match.group("glob") else "per_label",
+        "hierarchy": "consistent" if match.group("consistent") else "none",
+        "seed": seed,
+        "trained": f"{match.group('base')}{seed_suffix(seed)}",
+        "reported": name.split("-seed")[0],
+    }
+
+
+def seed_of(run):
+    return parse_system(run)["seed"]
+
+
+def model_files(run, source):
+    folder = f"{OUT}/models/{run}/{source}"
     return {
         "ckpt": f"{folder}/model.ckpt",
         "labels": f"{folder}/labels.json",
@@ -179,27 +218,42 @@ def model_files(system, source):
     }
 
 
+def embeddings_for_seed(seed):
+    folder = f"{OUT}/embeddings" if int(seed) == SEEDS[0] else f"{OUT}/embeddings/seed{seed}"
+    return [f"{folder}/{source}.parquet" for source in EMBEDDING_SOURCES]
+
+
 def embeddings(wildcards=None):
-    return [f"{OUT}/embeddings/{source}.parquet" for source in EMBEDDING_SOURCES]
+    return embeddings_for_seed(SEEDS[0])
+
+
+def run_embeddings(wildcards):
+    """The embeddings a fusion run of this seed stacks (made by single-source models of the seed)."""
+    return embeddings_for_seed(seed_of(wildcards.run))
+
+
+def single_model_for_embedding(wildcards):
+    seed = int(getattr(wildcards, "seed", SEEDS[0]))
+    return model_files(f"single{seed_suffix(seed)}", wildcards.model_source)["ckpt"]
 
 
 def all_groundtruth(wildcards=None):
     return [f"{OUT}/groundtruth/{source}-{split}.parquet" for source in SOURCES for split in SPLITS]
 
 
-def model_system(system):
-    return system.removesuffix("-global")
-
-
-def decoding_of(system):
-    return "global" if system.endswith("-global") else "per_label"
-
-
 def reported_systems():
-    systems = list(BASELINES)
-    for system in MODEL_SYSTEMS:
-        for decoding in DECODINGS:
-            systems.append(system if decoding == "per_label" else f"{system}-global")
+    systems = []
+    for seed in SEEDS:
+        suffix = seed_suffix(seed)
+        systems.append(f"random{suffix}")
+        if not suffix:
+            systems.append("popularity")  # deterministic: one run is enough
+        for base in TRAINED:
+            for decoding in DECODINGS:
+                for hierarchy in HIERARCHIES:
+                    glob = "-global" if decoding == "global" else ""
+                    consistent = "-consistent" if hierarchy == "consistent" else ""
+                    systems.append(f"{base}{glob}{consistent}{suffix}")
     return systems
 
 
@@ -219,14 +273,116 @@ def all_evaluations(wildcards=None):
     ]
 
 
+def all_run_files(wildcards=None):
+    return [
+        run_file(system, source, EVAL_SPLIT) for system in reported_systems() for source in SOURCES
+    ]
+
+
+def all_thresholds(wildcards=None):
+    return [
+        f"{OUT}/thresholds/{base}{seed_suffix(seed)}/{source}.json"
+        for base in TRAINED
+        for seed in SEEDS
+        for source in SOURCES
+    ]
+
+
+# ---------------------------------------------------------------- step arguments
+
+def predict_inputs(wildcards):
+    if parse_system(wildcards.run)["base"] == "single":
+        return feature_manifests()
+    return run_embeddings(wildcards)
+
+
+def predict_input_args(wildcards, input):
+    flag = "--features" if parse_system(wildcards.run)["base"] == "single" else "--embeddings"
+    return f"{flag} {input.inputs}"
+
+
+def predict_kind(wildcards):
+    return parse_system(wildcards.run)["base"]
+
+
+def predict_groundtruth(wildcards):
+    split = "train" if wildcards.subset == "holdout" else wildcards.subset
+    return f"{OUT}/groundtruth/{wildcards.source}-{split}.parquet"
+
+
+def predict_part_args(wildcards, input):
+    return f"--split {input.split} --part holdout" if wildcards.subset == "holdout" else ""
+
+
+def run_seed(wildcards):
+    return seed_of(wildcards.run)
+
+
+def decode_scores(wildcards):
+    trained = parse_system(wildcards.system)["trained"]
+    return f"{OUT}/scores/{trained}/{wildcards.source}-{wildcards.split}.parquet"
+
+
+def decode_thresholds(wildcards):
+    return f"{OUT}/thresholds/{parse_system(wildcards.system)['trained']}/{wildcards.source}.json"
+
+
+def decode_decoding(wildcards):
+    return parse_system(wildcards.system)["decoding"]
+
+
+def decode_hierarchy(wildcards):
+    return parse_system(wildcards.system)["hierarchy"]
+
+
+def baseline_kind(wildcards):
+    return parse_system(wildcards.system)["base"]
+
+
+def baseline_seed(wildcards):
+    return parse_system(wildcards.system)["seed"]
+
+
 def scores_for_evaluation(wildcards):
-    if wildcards.system in BASELINES:
+    system = parse_system(wildcards.system)
+    if system["base"] in BASELINES:
         return []
-    return [f"{OUT}/scores/{model_system(wildcards.system)}/{wildcards.source}-{wildcards.split}.parquet"]
+    return [f"{OUT}/scores/{system['trained']}/{wildcards.source}-{wildcards.split}.parquet"]
 
 
 def scores_arg(wildcards, input):
     return f"--scores {input.scores}" if input.scores else ""
+
+
+def evaluation_args(wildcards):
+    """The evaluation names the variant; with several seeds the summary averages over them."""
+    system = parse_system(wildcards.system)
+    args = f"--system {system['reported']} --hierarchy {system['hierarchy']}"
+    if len(SEEDS) > 1:
+        args += f" --seed {system['seed']}"
+    bootstrap = config["evaluation"]["bootstrap"]
+    if bootstrap and system["base"] not in BASELINES:
+        args += f" --bootstrap {bootstrap} --bootstrap-seed {system['seed']}"
+    return args
+
+
+def lgbm_chunks_of_subset(wildcards):
+    return [
+        f"{OUT}/scores/{wildcards.run}/chunks/{wildcards.source}-{chunk}-{wildcards.subset}.parquet"
+        for chunk in range(config["lgbm"]["chunks"])
+    ]
+
+
+def lgbm_inputs(wildcards):
+    if parse_system(wildcards.run)["base"] == "lgbm_single":
+        return feature_manifests()
+    return run_embeddings(wildcards)
+
+
+def lgbm_input_args(wildcards, input):
+    base = parse_system(wildcards.run)["base"]
+    flag = "--features" if base == "lgbm_single" else "--embeddings"
+    return f"--kind {base.removeprefix('lgbm_')} {flag} {input.inputs}"
 
 
 # ---------------------------------------------------------------- resources
@@ -261,38 +417,6 @@ def split_from_file(wildcards):
     return f"--from-file {files['fit']} {files['holdout']}"
 
 
-def predict_inputs(wildcards):
-    if wildcards.model_system == "single":
-        return feature_manifests()
-    return embeddings()
-
-
-def predict_input_args(wildcards, input):
-    flag = "--features" if wildcards.model_system == "single" else "--embeddings"
-    return f"{flag} {input.inputs}"
-
-
-def predict_groundtruth(wildcards):
-    split = "train" if wildcards.subset == "holdout" else wildcards.subset
-    return f"{OUT}/groundtruth/{wildcards.source}-{split}.parquet"
-
-
-def predict_part_args(wildcards, input):
-    return f"--split {input.split} --part holdout" if wildcards.subset == "holdout" else ""
-
-
-def decode_scores(wildcards):
-    return f"{OUT}/scores/{model_system(wildcards.system)}/{wildcards.source}-{wildcards.split}.parquet"
-
-
-def decode_thresholds(wildcards):
-    return f"{OUT}/thresholds/{model_system(wildcards.system)}/{wildcards.source}.json"
-
-
-def decode_decoding(wildcards):
-    return decoding_of(wildcards.system)
-
-
 def _git(*args):
     import subprocess
 
@@ -306,14 +430,6 @@ def _git(*args):
 
 GIT_COMMIT = _git("rev-parse", "HEAD")
 GIT_SHA = _git("rev-parse", "--short", "HEAD")
-
-
-def all_run_files(wildcards=None):
-    return [run_file(system, source, EVAL_SPLIT) for system in reported_systems() for source in SOURCES]
-
-
-def all_thresholds(wildcards=None):
-    return [f"{OUT}/thresholds/{system}/{source}.json" for system in MODEL_SYSTEMS for source in SOURCES]
 
 
 def config_json(wildcards=None):

@@ -86,6 +86,8 @@ rule groundtruth:
     input:
         train=groundtruth_tsv("train"),
         validation=groundtruth_tsv("validation"),
+        train_features=f"{OUT}/features/train.manifest.json",
+        validation_features=f"{OUT}/features/validation.manifest.json",
     output:
         train=f"{OUT}/groundtruth/{{source}}-train.parquet",
         validation=f"{OUT}/groundtruth/{{source}}-validation.parquet",
@@ -96,5 +98,6 @@ rule groundtruth:
         ENV
     shell:
         "python -m abgd.groundtruth --source {wildcards.source} --train {input.train}"
-        " --validation {input.validation} --out-train {output.train}"
+        " --validation {input.validation} --train-features {input.train_features}"
+        " --validation-features {input.validation_features} --out-train {output.train}"
         " --out-validation {output.validation} --summary {output.summary} > {log} 2>&1"

@@ -4,12 +4,12 @@
 
 rule threshold:
     input:
-        scores=f"{OUT}/scores/{{model_system}}/{{source}}-holdout.parquet",
+        scores=f"{OUT}/scores/{{run}}/{{source}}-holdout.parquet",
         groundtruth=f"{OUT}/groundtruth/{{source}}-train.parquet",
     output:
-        f"{OUT}/thresholds/{{model_system}}/{{source}}.json",
+        f"{OUT}/thresholds/{{run}}/{{source}}.json",
     log:
-        f"{OUT}/logs/threshold/{{model_system}}/{{source}}.log",
+        f"{OUT}/logs/threshold/{{run}}/{{source}}.log",
     conda:
         ENV
     shell:
@@ -24,16 +24,17 @@ rule decode:
     output:
         f"{OUT}/runs/{{system}}/{{source}}-{{split}}.tsv",
     wildcard_constraints:
-        system="(single|fusion)(-global)?",
+        system=r"(single|fusion|lgbm_single|lgbm_fusion)(-global)?(-consistent)?(-seed\d+)?",
     params:
         decoding=decode_decoding,
+        hierarchy=decode_hierarchy,
     log:
         f"{OUT}/logs/decode/{{system}}/{{source}}-{{split}}.log",
     conda:
         ENV
     shell:
         "python -m abgd.decode --scores {input.scores} --thresholds {input.thresholds}"
-        " --decoding {params.decoding} --out {output} > {log} 2>&1"
+        " --decoding {params.decoding} --hierarchy {params.hierarchy} --out {output} > {log} 2>&1"
 
 
 rule baseline:
@@ -41,16 +42,19 @@ rule baseline:
         train=f"{OUT}/groundtruth/{{source}}-train.parquet",
         groundtruth=f"{OUT}/groundtruth/{{source}}-{{split}}.parquet",
     output:
-        f"{OUT}/runs/{{kind}}/{{source}}-{{split}}.tsv",
+        f"{OUT}/runs/{{system}}/{{source}}-{{split}}.tsv",
+    wildcard_constraints:
+        system=r"random(-seed\d+)?|popularity",
     params:
-        seed=config["evaluation"]["baseline_seed"],
+        kind=baseline_kind,
+        seed=baseline_seed,
     log:
-        f"{OUT}/logs/baseline/{{kind}}/{{source}}-{{split}}.log",
+        f"{OUT}/logs/baseline/{{system}}/{{source}}-{{split}}.log",
     conda:
         ENV
     shell:
         "python -m abgd.baselines --train-groundtruth {input.train}"
-        " --groundtruth {input.groundtruth} --kind {wildcards.kind} --seed {params.seed}"
+        " --groundtruth {input.groundtruth} --kind {params.kind} --seed {params.seed}"
         " --out {output} > {log} 2>&1"
 
 
@@ -64,6 +68,7 @@ rule evaluate:
         summary=f"{OUT}/evaluation/{{system}}/{{source}}-{{split}}.results_summary",
     params:
         scores=scores_arg,
+        names=evaluation_args,
     log:
         f"{OUT}/logs/evaluate/{{system}}/{{source}}-{{split}}.log",
     benchmark:
@@ -74,7 +79,7 @@ rule evaluate:
         ENV
     shell:
         "python -m abgd.evaluate --groundtruth {input.groundtruth} --run {input.run}"
-        " {params.scores} --system {wildcards.system} --source {wildcards.source}"
+        " {params.scores} {params.names} --source {wildcards.source}"
         " --split {wildcards.split} --out {output.json}"
         " --summary-text {output.summary}"
         " > {log} 2>&1"
@@ -99,6 +104,7 @@ rule summarize:
         ),
     params:
         split=EVAL_SPLIT,
+        dataset=DATASET,
     log:
         f"{OUT}/logs/summarize/summarize.log",
     localrule: True
@@ -106,6 +112,7 @@ rule summarize:
         ENV
     shell:
         "python -m abgd.summarize --evaluations {input} --split {params.split}"
+        " --dataset {params.dataset}"
         " --out-json {output.json} --out-csv {output.csv} --out-md {output.markdown} > {log} 2>&1"
 
 
@@ -113,18 +120,18 @@ rule figures:
     input:
         epochs=[
             model_files(system, source)["epochs"]
-            for system in MODEL_SYSTEMS
+            for system in ["single", "fusion"]
             for source in SOURCES
         ],
         scores=[
             f"{OUT}/scores/{system}/{source}-{EVAL_SPLIT}.parquet"
-            for system in MODEL_SYSTEMS
+            for system in TRAINED
             for source in SOURCES
         ],
         groundtruth=[f"{OUT}/groundtruth/{source}-{EVAL_SPLIT}.parquet" for source in SOURCES],
         thresholds=[
             f"{OUT}/thresholds/{system}/{source}.json"
-            for system in MODEL_SYSTEMS
+            for system in TRAINED
             for source in SOURCES
         ],
     output:
@@ -150,7 +157,7 @@ rule figures:
         ),
     params:
         sources=SOURCES,
-        systems=MODEL_SYSTEMS,
+        systems=TRAINED,
     log:
         f"{OUT}/logs/figures/figures.log",
     localrule: True

@@ -8,20 +8,27 @@ rule train_single:
         split=f"{OUT}/splits/{{source}}.tsv",
         split_summary=f"{OUT}/splits/{{source}}.json",
     output:
-        **model_files("single", "{source}"),
+        **model_files("{run}", "{source}"),
+    wildcard_constraints:
+        run=r"single(-seed\d+)?",
     params:
+        architecture=config["single"]["architecture"],
         hidden=config["single"]["hidden"],
+        branch_activations=config["single"]["branch_activations"],
+        branch_width=config["single"]["branch_width"],
+        top_width=config["single"]["top_width"],
+        batch_norm=config["single"]["batch_norm"],
         input_dropout=config["single"]["input_dropout"],
         dropout=config["single"]["dropout"],
         lr=config["single"]["lr"],
         batch_size=config["single"]["batch_size"],
         max_epochs=config["single"]["max_epochs"],
         patience=config["single"]["patience"],
-        seed=config["single"]["seed"],
+        seed=run_seed,
     log:
-        f"{OUT}/logs/train_single/{{source}}.log",
+        f"{OUT}/logs/train_single/{{run}}/{{source}}.log",
     benchmark:
-        f"{OUT}/benchmarks/train_single/{{source}}.tsv"
+        f"{OUT}/benchmarks/train_single/{{run}}/{{source}}.tsv"
     threads: 2
     resources:
         mem_mb=mem_mb_from_input(3, 2000),
@@ -32,15 +39,24 @@ rule train_single:
     shell:
         "python -m abgd.train_single --features {input.features} --groundtruth {input.groundtruth}"
         " --split {input.split} --split-summary {input.split_summary}"
-        " --out-dir $(dirname {output.ckpt}) --seed {params.seed} --hidden {params.hidden}"
+        " --out-dir $(dirname {output.ckpt}) --seed {params.seed}"
+        " --architecture {params.architecture} --hidden {params.hidden}"
+        " --branch-activations {params.branch_activations} --branch-width {params.branch_width}"
+        " --top-width {params.top_width} --batch-norm {params.batch_norm}"
         " --input-dropout {params.input_dropout} --dropout {params.dropout} --lr {params.lr}"
         " --batch-size {params.batch_size} --max-epochs {params.max_epochs}"
         " --patience {params.patience} --threads {threads} > {log} 2>&1"
 
 
+EMBED_SHELL = (
+    "python -m abgd.embed --model-dir $(dirname {input.model}) --features {input.features}"
+    " --groundtruth {input.groundtruth} --out {output} --threads {threads} > {log} 2>&1"
+)
+
+
 rule embed:
     input:
-        model=f"{OUT}/models/single/{{model_source}}/model.ckpt",
+        model=single_model_for_embedding,
         features=feature_manifests(),
         groundtruth=all_groundtruth(),
     output:
@@ -57,29 +73,39 @@ rule embed:
     conda:
         ENV
     shell:
-        "python -m abgd.embed --model-dir $(dirname {input.model}) --features {input.features}"
-        " --groundtruth {input.groundtruth} --out {output} --threads {threads} > {log} 2>&1"
+        EMBED_SHELL
+
+
+use rule embed as embed_seed with:
+    output:
+        f"{OUT}/embeddings/seed{{seed}}/{{model_source}}.parquet",
+    log:
+        f"{OUT}/logs/embed/seed{{seed}}/{{model_source}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/embed/seed{{seed}}/{{model_source}}.tsv"
 
 
 rule train_fusion:
     input:
-        embeddings=embeddings(),
+        embeddings=run_embeddings,
         groundtruth=f"{OUT}/groundtruth/{{source}}-train.parquet",
         split=f"{OUT}/splits/{{source}}.tsv",
         split_summary=f"{OUT}/splits/{{source}}.json",
     output:
-        **model_files("fusion", "{source}"),
+        **model_files("{run}", "{source}"),
+    wildcard_constraints:
+        run=r"fusion(-seed\d+)?",
     params:
         dropout=config["fusion"]["dropout"],
         lr=config["fusion"]["lr"],
         batch_size=config["fusion"]["batch_size"],
         max_epochs=config["fusion"]["max_epochs"],
         patience=config["fusion"]["patience"],
-        seed=config["fusion"]["seed"],
+        seed=run_seed,
     log:
-        f"{OUT}/logs/train_fusion/{{source}}.log",
+        f"{OUT}/logs/train_fusion/{{run}}/{{source}}.log",
     benchmark:
-        f"{OUT}/benchmarks/train_fusion/{{source}}.tsv"
+        f"{OUT}/benchmarks/train_fusion/{{run}}/{{source}}.tsv"
     threads: 2
     resources:
         mem_mb=mem_mb_from_input(3, 2000),
@@ -98,25 +124,28 @@ rule train_fusion:
 
 rule predict:
     input:
-        model=f"{OUT}/models/{{model_system}}/{{source}}/model.ckpt",
+        model=f"{OUT}/models/{{run}}/{{source}}/model.ckpt",
         inputs=predict_inputs,
         groundtruth=predict_groundtruth,
         split=f"{OUT}/splits/{{source}}.tsv",
     output:
-        f"{OUT}/scores/{{model_system}}/{{source}}-{{subset}}.parquet",
+        f"{OUT}/scores/{{run}}/{{source}}-{{subset}}.parquet",
+    wildcard_constraints:
+        run=r"(single|fusion)(-seed\d+)?",
     params:
+        kind=predict_kind,
         inputs=predict_input_args,
         part=predict_part_args,
     log:
-        f"{OUT}/logs/predict/{{model_system}}/{{source}}-{{subset}}.log",
+        f"{OUT}/logs/predict/{{run}}/{{source}}-{{subset}}.log",
     benchmark:
-        f"{OUT}/benchmarks/predict/{{model_system}}/{{source}}-{{subset}}.tsv"
+        f"{OUT}/benchmarks/predict/{{run}}/{{source}}-{{subset}}.tsv"
     threads: 2
     resources:
         mem_mb=mem_mb_from_input(1, 2000),
     conda:
         ENV
     shell:
-        "python -m abgd.predict --model-dir $(dirname {input.model}) --kind {wildcards.model_system}"
+        "python -m abgd.predict --model-dir $(dirname {input.model}) --kind {params.kind}"
         " {params.inputs} --groundtruth {input.groundtruth} {params.part}"
         " --out {output} > {log} 2>&1"

@@ -1,0 +1,64 @@
+# Beyond the paper: gradient boosting (one binary LightGBM model per label), trained in label
+# chunks that are separate jobs so a cluster spreads them, then reassembled into one score file.
+
+
+rule train_lgbm:
+    input:
+        inputs=lgbm_inputs,
+        groundtruth=f"{OUT}/groundtruth/{{source}}-train.parquet",
+        validation=f"{OUT}/groundtruth/{{source}}-validation.parquet",
+        split=f"{OUT}/splits/{{source}}.tsv",
+        split_summary=f"{OUT}/splits/{{source}}.json",
+    output:
+        holdout=f"{OUT}/scores/{{run}}/chunks/{{source}}-{{chunk}}-holdout.parquet",
+        validation=f"{OUT}/scores/{{run}}/chunks/{{source}}-{{chunk}}-validation.parquet",
+    wildcard_constraints:
+        run=r"lgbm_(single|fusion)(-seed\d+)?",
+    params:
+        inputs=lgbm_input_args,
+        chunks=config["lgbm"]["chunks"],
+        seed=run_seed,
+        num_leaves=config["lgbm"]["num_leaves"],
+        max_bin=config["lgbm"]["max_bin"],
+        feature_fraction=config["lgbm"]["feature_fraction"],
+        learning_rate=config["lgbm"]["learning_rate"],
+        num_boost_round=config["lgbm"]["num_boost_round"],
+        early_stopping=config["lgbm"]["early_stopping"],
+        min_data_in_leaf=config["lgbm"]["min_data_in_leaf"],
+    log:
+        f"{OUT}/logs/train_lgbm/{{run}}/{{source}}-{{chunk}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/train_lgbm/{{run}}/{{source}}-{{chunk}}.tsv"
+    threads: 2
+    resources:
+        mem_mb=mem_mb_from_input(3, 2000),
+        runtime=240,
+    conda:
+        ENV
+    shell:
+        "OMP_WAIT_POLICY=PASSIVE python -m abgd.train_lgbm {params.inputs} --groundtruth {input.groundtruth}"
+        " --validation-groundtruth {input.validation} --split {input.split}"
+        " --split-summary {input.split_summary} --chunk {wildcards.chunk}"
+        " --chunks {params.chunks} --out-holdout {output.holdout}"
+        " --out-validation {output.validation} --seed {params.seed} --threads {threads}"
+        " --num-leaves {params.num_leaves} --max-bin {params.max_bin}"
+        " --feature-fraction {params.feature_fraction} --learning-rate {params.learning_rate}"
+        " --num-boost-round {params.num_boost_round} --early-stopping {params.early_stopping}"
+        " --min-data-in-leaf {params.min_data_in_leaf} > {log} 2>&1"
+
+
+rule merge_lgbm_scores:
+    input:
+        parts=lgbm_chunks_of_subset,
+        labels=f"{OUT}/splits/{{source}}.json",
+    output:
+        f"{OUT}/scores/{{run}}/{{source}}-{{subset}}.parquet",
+    wildcard_constraints:
+        run=r"lgbm_(single|fusion)(-seed\d+)?",
+    log:
+        f"{OUT}/logs/merge_lgbm_scores/{{run}}/{{source}}-{{subset}}.log",
+    conda:
+        ENV
+    shell:
+        "python -m abgd.merge_scores --parts {input.parts} --labels {input.labels}"
+        " --out {output} > {log} 2>&1"
