@@ -105,3 +105,18 @@ def test_snakemake_report_builds(study: Path) -> None:
         names = bundle.namelist()
     assert any(name.endswith("report.html") for name in names)
     assert any(name.endswith("tables.md") for name in names)
+
+
+def test_two_runs_give_byte_identical_results(study: Path,
+                                              tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Determinism (CPU): a second study from scratch reproduces the summary and every run file."""
+    again = tmp_path_factory.mktemp("again")
+    result = snakemake(again)
+    assert result.returncode == 0, result.stderr[-3000:]
+    first, second = study / "results" / "tiny", again / "results" / "tiny"
+    assert (first / "evaluation" / "summary.json").read_bytes() == (
+        second / "evaluation" / "summary.json").read_bytes()
+    runs = sorted(path.relative_to(first) for path in first.glob("runs/*/*.tsv"))
+    assert runs
+    for run in runs:
+        assert (first / run).read_bytes() == (second / run).read_bytes(), run
