@@ -59,7 +59,9 @@ def test_study_produces_every_final_output(study: Path) -> None:
         assert (out / "figures" / f"{figure}.png").read_bytes()[:4] == b"\x89PNG"
     assert list(out.glob("abgd-tiny-*.tar.gz"))
     runs = sorted((out / "runs").glob("*/*-validation.tsv"))
-    assert len(runs) == 6 * 4  # random, popularity, single(-global), fusion(-global) x 4
+    # random, popularity + 4 trained systems x {per-label, global} x {plain, consistent}, 4 sources
+    assert len(runs) == (2 + 4 * 2 * 2) * 4
+    assert {"lgbm_single", "lgbm_fusion", "fusion-global-consistent"} <= set(summary)
 
 
 def test_downloads_were_verified_from_the_mirror(study: Path) -> None:

@@ -252,7 +252,8 @@ def load_model(model_dir: str | os.PathLike[str]) -> GenreClassifier:
     path = Path(model_dir) / "model.ckpt"
     if not path.exists():
         raise FileNotFoundError(f"{path}: no checkpoint (run train_single/train_fusion first)")
-    return GenreClassifier.load_from_checkpoint(path, map_location="cpu").eval()
+    module = GenreClassifier.load_from_checkpoint(path, map_location="cpu", weights_only=True)
+    return module.eval()
 
 
 def write_epochs(path: str | os.PathLike[str], epochs: Sequence[dict[str, float]]) -> None:
