@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -86,3 +87,22 @@ def test_wrong_type_stops_before_any_job(tmp_path: Path) -> None:
     output = result.stderr + result.stdout
     assert "dropout" in output and "high" in output
     assert "Job stats" not in result.stdout
+
+
+@pytest.mark.skipif(shutil.which(str(SNAKEMAKE)) is None, reason="snakemake not installed")
+def test_seeds_become_parallel_jobs(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [str(SNAKEMAKE), "-n", "--snakefile", str(ROOT / "Snakefile"), "--directory",
+         str(tmp_path), "--configfile", str(ROOT / "tests" / "config" / "tiny.yaml"),
+         "--config", "seeds=[7,8]"],
+        capture_output=True, text=True, cwd=ROOT, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    stats = result.stdout.split("Job stats:", 1)[1]
+    jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", stats, re.M))
+    # every trained system once per seed: 4 sources x 2 seeds
+    assert jobs["train_single"] == "8" and jobs["train_fusion"] == "8"
+    assert jobs["embed"] == "4" and jobs["embed_seed"] == "4"
+    assert "results/tiny/models/single-seed8/allmusic/model.ckpt" in result.stdout
+    # random baseline per seed, popularity once: (2 + 1) x 4 sources
+    assert jobs["baseline"] == "12"

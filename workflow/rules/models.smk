@@ -140,7 +140,7 @@ rule predict:
         f"{OUT}/logs/predict/{{run}}/{{source}}-{{subset}}.log",
     benchmark:
         f"{OUT}/benchmarks/predict/{{run}}/{{source}}-{{subset}}.tsv"
-    threads: 2
+    threads: 1
     resources:
         mem_mb=mem_mb_from_input(1, 2000),
     conda:
