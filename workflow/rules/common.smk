@@ -358,7 +358,7 @@ def evaluation_args(wildcards):
     """The evaluation names the variant; with several seeds the summary averages over them."""
     system = parse_system(wildcards.system)
     args = f"--system {system['reported']} --hierarchy {system['hierarchy']}"
-    if len(SEEDS) > 1:
+    if len(SEEDS) > 1 and system["base"] != "popularity":  # popularity runs once
         args += f" --seed {system['seed']}"
     bootstrap = config["evaluation"]["bootstrap"]
     if bootstrap and system["base"] not in BASELINES:
