@@ -19,6 +19,7 @@ import pandas as pd
 from sklearn.metrics import roc_curve
 
 from abgd.io import atomic_path, read_json
+from abgd.labels import label_matrix
 from abgd.progress import setup_logging
 
 FPR_GRID = np.linspace(0.0, 1.0, 201)
@@ -37,22 +38,13 @@ def _grid(n: int) -> tuple[plt.Figure, np.ndarray]:
     return fig, axes.ravel()
 
 
-def label_matrix(groundtruth: pd.DataFrame, labels: list[str]) -> np.ndarray:
-    index = {label: i for i, label in enumerate(labels)}
-    matrix = np.zeros((len(groundtruth), len(labels)), dtype=bool)
-    for row, row_labels in enumerate(groundtruth["labels"]):
-        for label in row_labels:
-            if label in index:
-                matrix[row, index[label]] = True
-    return matrix
-
-
 def aligned(scores_path: Path, groundtruth_path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Scores and a truth matrix over the model's labels, rows matched by MBID."""
     scores = pd.read_parquet(scores_path)
     truth = pd.read_parquet(groundtruth_path).set_index("mbid").loc[scores["mbid"]].reset_index()
     labels = [column for column in scores.columns if column != "mbid"]
-    return labels, scores[labels].to_numpy(dtype=np.float64), label_matrix(truth, labels)
+    matrix, _ = label_matrix(truth["labels"], labels)  # labels outside the model: not plotted
+    return labels, scores[labels].to_numpy(dtype=np.float64), matrix.toarray().astype(bool)
 
 
 def macro_roc(truth: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, float]:
