@@ -304,3 +304,204 @@ def test_cli_help():
     with pytest.raises(SystemExit) as exc:
         demo.main(["--help"])
     assert exc.value.code == 0
+
+
+# -- the default world is what it was before the shaped taxonomy ----------------------------------
+# md5 of the 8 decompressed TSVs of make_world(300, seed=5, odd_beats=0.1), computed with the code
+# of commit 9d62c9b (before taxonomy="shaped" existed).
+DEFAULT_TSV_MD5 = "12d0143aa0280b480b24e38585ccd4d2"
+
+
+def test_default_taxonomy_labels_unchanged():
+    world = demo.make_world(300, seed=5, odd_beats=0.1)
+    digest = hashlib.md5()
+    for source in release.SOURCES:
+        for split in release.SPLITS:
+            digest.update(demo.tsv_bytes(demo.groundtruth_rows(world, source, split)))
+    assert digest.hexdigest() == DEFAULT_TSV_MD5
+    assert world.genre_names == tuple(name for name, _, _ in demo.LATENT)
+
+
+def _old_latent_vectors(rng, rg_of, rg_genres, rg_styles):
+    """The per-album loop of commit 9d62c9b, kept verbatim as the oracle for the demo world."""
+    genre_emb = rng.standard_normal((len(demo.LATENT), demo.LATENT_DIM))
+    style_emb = {(g, s): demo.STYLE_WEIGHT * rng.standard_normal(demo.LATENT_DIM)
+                 for g, (_, _, n) in enumerate(demo.LATENT) for s in range(n)}
+    album = np.stack([
+        genre_emb[gs].sum(axis=0) + sum((style_emb[st] for st in sts), np.zeros(demo.LATENT_DIM))
+        + demo.ALBUM_SD * rng.standard_normal(demo.LATENT_DIM)
+        for gs, sts in zip(rg_genres, rg_styles, strict=True)
+    ])
+    z = album[rg_of] + demo.TRACK_SD * rng.standard_normal((len(rg_of), demo.LATENT_DIM))
+    return (z - z.mean(axis=0)) / z.std(axis=0)
+
+
+def test_default_latent_vectors_bit_identical_to_the_old_loop():
+    world = demo.make_world(500, seed=3)
+    old = _old_latent_vectors(np.random.default_rng([3, 3]), world.rg_of, world.rg_genres,
+                              world.rg_styles)
+    assert np.array_equal(world.latent, old)
+
+
+# -- the shaped taxonomy (real label shape per source, spec §1.5) ----------------------------------
+# Spec §1.5 typed out here, independently of demo.SHAPED_GENRES.
+SPEC_GENRES = {
+    "allmusic": "avant-garde|blues|children's|classical|comedy/spoken|country|easy listening|"
+                "electronic|folk|holiday|international|jazz|latin|new age|pop/rock|r&b|rap|"
+                "reggae|religious|stage & screen|vocal",
+    "discogs": "blues|brass & military|children's|classical|electronic|folk, world, & country|"
+               "funk / soul|hip hop|jazz|latin|non-music|pop|reggae|rock|stage & screen",
+    "lastfm": "blues|brazilian|chillout|christian|christmas/holiday|classical|country|dance|"
+              "electronic|experimental|folk|gospel|gothic|hiphop|instrumental|jazz|jpop/jrock|"
+              "latin|metal|neofolk|newage|oldie|pop|posthardcore|postrock|reggae|rock|soul|"
+              "soundtrack|world",
+    "tagtraum": "anime|blues|celtic|childrens|christmas/holiday|classical|comedy|country|dance|"
+                "drumnbass|dubstep|easylistening|electronic|folk|funk|game|gospel|hiphop|"
+                "industrial|jazz|latin|newage|reggae|reggaeton|rnb|rock/pop|soundtrack|spoken|"
+                "techno|trance|world",
+}
+# genres, subgenres, genres / track, subgenres / track (spec §1.5 table)
+SPEC_SHAPE = {"allmusic": (21, 745, 1.33, 3.15), "discogs": (15, 300, 1.37, 1.69),
+              "lastfm": (30, 297, 1.14, 1.28), "tagtraum": (31, 265, 1.13, 1.72)}
+
+
+@pytest.fixture(scope="module")
+def shaped():
+    return demo.make_world(3000, seed=11, taxonomy="shaped")
+
+
+def _train_rows(world, source):
+    return [labels for i, labels in world.labels[source].items()
+            if world.split_of_rg[world.rg_of[i]] == 0]
+
+
+def test_shaped_vocabularies_have_the_real_sizes_and_genre_names(shaped):
+    model = demo.shaped_model()
+    for source, (n_genres, n_sub, _, _) in SPEC_SHAPE.items():
+        spec = set(SPEC_GENRES[source].split("|"))
+        assert len(spec) == n_genres
+        vocab = model.sources[source].labels
+        assert len(set(vocab)) == len(vocab) == n_genres + n_sub  # 766 / 315 / 327 / 296
+        assert {x for x in vocab if "---" not in x} == spec
+        seen = {x for labels in shaped.labels[source].values() for x in labels}
+        assert seen <= set(vocab)
+        assert len(spec - seen) <= 0.2 * n_genres, source  # rare genres may miss at 3000
+
+
+def test_shaped_labels_are_well_formed(shaped):
+    for source in release.SOURCES:
+        vocab = demo.shaped_model().sources[source].labels
+        for label in vocab:
+            assert label.count("---") <= 1 and "\t" not in label and "\n" not in label
+            assert label == label.strip() and label
+        if source in ("lastfm", "tagtraum"):
+            assert not any(" " in x for x in vocab)
+        else:
+            assert sum(" " in x for x in vocab) > 0.5 * len(vocab)  # spec: 510 / 766 have spaces
+        for labels in shaped.labels[source].values():
+            assert labels == sorted(set(labels)) and labels
+            for label in labels:
+                if "---" in label:
+                    assert label.split("---", 1)[0] in labels
+
+
+# Tolerance: release-level labels are drawn per album, so at 3000 recordings AllMusic's train
+# set holds only ~400 independent albums; the per-album subgenre count has sd ~2, i.e. a
+# standard error of ~3 % of 3.15, plus ~2 % for the expectation formulas the model is calibrated
+# with. 15 % (the rehearsal's own acceptance band) is > 3 standard errors and still catches a
+# broken calibration (e.g. no subgenre thinning puts Discogs near 3 subgenres / track).
+def test_shaped_labels_per_track_match_spec(shaped):
+    for source, (_, _, genres_per_track, sub_per_track) in SPEC_SHAPE.items():
+        rows = _train_rows(shaped, source)
+        genres = np.mean([sum("---" not in x for x in labels) for labels in rows])
+        subs = np.mean([sum("---" in x for x in labels) for labels in rows])
+        assert genres == pytest.approx(genres_per_track, rel=0.15), source
+        assert subs == pytest.approx(sub_per_track, rel=0.15), source
+
+
+def test_shaped_label_counts_have_a_long_tail(shaped):
+    for source in release.SOURCES:
+        counts = collections.Counter(x for labels in _train_rows(shaped, source) for x in labels
+                                     if "---" in x)
+        assert max(counts.values()) >= 50 * min(counts.values()), source
+    allmusic = {x for labels in _train_rows(shaped, "allmusic") for x in labels}
+    assert len(allmusic) > 300  # the demo world has ~30
+
+
+def test_shaped_release_level_sources_label_whole_albums(shaped):
+    for source in ("allmusic", "discogs"):
+        by_rg = collections.defaultdict(set)
+        for i, labels in shaped.labels[source].items():
+            by_rg[int(shaped.rg_of[i])].add(tuple(labels))
+        assert all(len(v) == 1 for v in by_rg.values())
+
+
+def test_shaped_world_is_deterministic(shaped):
+    again = demo.make_world(3000, seed=11, taxonomy="shaped")
+    assert again.labels == shaped.labels
+    assert again.rg_styles == shaped.rg_styles
+    assert np.array_equal(again.latent, shaped.latent)
+    other = demo.make_world(3000, seed=12, taxonomy="shaped")
+    assert other.labels["lastfm"] != shaped.labels["lastfm"]
+
+
+def test_shaped_latent_vectors_carry_the_styles(shaped):
+    """Albums with a style differ from same-genre albums without it (per-dimension z, summed).
+
+    Under no style signal each sum is chi-square with 24 degrees of freedom (99th percentile
+    43): about one in a hundred would pass, not half of them.
+    """
+    n_rg = len(shaped.rg_genres)
+    album = np.zeros((n_rg, demo.LATENT_DIM))
+    np.add.at(album, shaped.rg_of, shaped.latent)
+    album /= np.bincount(shaped.rg_of)[:, None]
+    first = np.array([genres[0] for genres in shaped.rg_genres])
+    passed = 0
+    for g, k in [(0, 1), (0, 2), (0, 3), (1, 0), (1, 1), (2, 0), (2, 1), (3, 0)]:
+        has = np.array([(g, k) in styles for styles in shaped.rg_styles])
+        a, b = album[(first == g) & has], album[(first == g) & ~has]
+        z = (a.mean(0) - b.mean(0)) / np.sqrt(a.var(0, ddof=1) / len(a)
+                                              + b.var(0, ddof=1) / len(b))
+        passed += float((z**2).sum()) > 43.0
+    assert passed >= 4
+
+
+def test_shaped_genre_tags_use_the_shaped_names(shaped, tmp_path):
+    jobs = demo._archive_jobs(shaped, tmp_path, seed=11)
+    tags = {info.genre_tag for job in jobs for info in job.infos} - {None}
+    names = {row[0] for row in demo.SHAPED_GENRES}
+    assert tags <= names
+    assert tags - {name for name, _, _ in demo.LATENT}  # beyond the 12 demo genres
+
+
+def test_taxonomy_option():
+    assert demo.parse_args(["--out", "x"]).taxonomy == "demo"
+    assert demo.parse_args(["--out", "x", "--taxonomy", "shaped"]).taxonomy == "shaped"
+    with pytest.raises(SystemExit):
+        demo.parse_args(["--out", "x", "--taxonomy", "real"])
+    with pytest.raises(ValueError, match="taxonomy"):
+        demo.make_world(100, seed=0, taxonomy="real")
+
+
+def test_shaped_mirror_files(tmp_path):
+    demo.main(["--out", str(tmp_path), "--recordings", "120", "--seed", "4",
+               "--taxonomy", "shaped"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*release.release_names(),
+                                                                 "MD5SUMS"])
+    for source in release.SOURCES:
+        rows = _read_tsv(tmp_path / release.groundtruth_name(source, "train"))
+        _check_rows(rows, header=True)
+
+
+def test_rehearsal_config_is_valid_and_shaped():
+    import jsonschema
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    schema = yaml.safe_load((root / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    config = yaml.safe_load((root / "config" / "rehearsal.yaml").read_text())
+    jsonschema.Draft202012Validator(schema).validate(config)
+    assert config["demo"] == {"generate": True, "recordings": 150000, "seed": 2019,
+                              "taxonomy": "shaped", "workers": 2}
+    mirror = f"file:resources/mirror/{config['dataset']}/{{name}}"
+    assert config["download"]["url_template"] == mirror

@@ -10,6 +10,7 @@ rule demo_mirror:
         recordings=config["demo"]["recordings"],
         seed=config["demo"]["seed"],
         workers=config["demo"]["workers"],
+        taxonomy=config["demo"]["taxonomy"],
     log:
         f"{OUT}/logs/demo_mirror/demo_mirror.log",
     benchmark:
@@ -21,7 +22,8 @@ rule demo_mirror:
         ENV
     shell:
         "python -m abgd.demo --out $(dirname {output.md5sums}) --recordings {params.recordings}"
-        " --seed {params.seed} --workers {params.workers} > {log} 2>&1"
+        " --seed {params.seed} --workers {params.workers} --taxonomy {params.taxonomy}"
+        " > {log} 2>&1"
 
 
 rule download:
@@ -75,6 +77,8 @@ rule features_manifest:
         f"{OUT}/features/{{split}}.manifest.json",
     log:
         f"{OUT}/logs/features_manifest/{{split}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/features_manifest/{{split}}.tsv"
     conda:
         ENV
     shell:
@@ -94,6 +98,8 @@ rule groundtruth:
         summary=f"{OUT}/groundtruth/{{source}}.json",
     log:
         f"{OUT}/logs/groundtruth/{{source}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/groundtruth/{{source}}.tsv"
     conda:
         ENV
     shell:

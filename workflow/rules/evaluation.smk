@@ -10,6 +10,8 @@ rule threshold:
         f"{OUT}/thresholds/{{run}}/{{source}}.json",
     log:
         f"{OUT}/logs/threshold/{{run}}/{{source}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/threshold/{{run}}/{{source}}.tsv"
     conda:
         ENV
     shell:
@@ -30,6 +32,8 @@ rule decode:
         hierarchy=decode_hierarchy,
     log:
         f"{OUT}/logs/decode/{{system}}/{{source}}-{{split}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/decode/{{system}}/{{source}}-{{split}}.tsv"
     conda:
         ENV
     shell:
@@ -50,6 +54,8 @@ rule baseline:
         seed=baseline_seed,
     log:
         f"{OUT}/logs/baseline/{{system}}/{{source}}-{{split}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/baseline/{{system}}/{{source}}-{{split}}.tsv"
     conda:
         ENV
     shell:

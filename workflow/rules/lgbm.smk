@@ -57,6 +57,8 @@ rule merge_lgbm_scores:
         run=r"lgbm_(single|fusion)(-seed\d+)?",
     log:
         f"{OUT}/logs/merge_lgbm_scores/{{run}}/{{source}}-{{subset}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/merge_lgbm_scores/{{run}}/{{source}}-{{subset}}.tsv"
     conda:
         ENV
     shell:

@@ -16,6 +16,8 @@ rule split:
         from_file=split_from_file,
     log:
         f"{OUT}/logs/split/{{source}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/split/{{source}}.tsv"
     conda:
         ENV
     shell:
