@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from abgd.nets import GenreClassifier, IndexBatches, fit_scaler
+from abgd.lit_module import GenreClassifier
+from abgd.nets import IndexBatches, fit_scaler
 from abgd.training import TrainConfig, configure_torch, train
 
 

@@ -10,7 +10,7 @@ import torch
 
 from abgd import embed, predict, train_fusion, train_single
 from abgd.features import FEATURE_NAMES, FEATURE_SCHEMA_VERSION
-from abgd.training import load_model
+from abgd.inference import load_network
 
 LABELS = ["jazz", "pop/rock", "rock---indie rock"]
 N = 240
@@ -79,7 +79,7 @@ def test_embeddings_cover_each_recording_once_in_mbid_order(pipeline):
     assert table.column_names == ["mbid"] + [f"e{i:03d}" for i in range(8)]
     assert table.column("mbid").to_pylist() == sorted(ids)  # the featureless MBID is left out
     assert all(table.schema.field(f"e{i:03d}").type == pa.float32() for i in range(8))
-    module = load_model(tmp / "single")
+    module = load_network(tmp / "single")
     values = np.column_stack([table.column(f"e{i:03d}").to_numpy() for i in range(8)])
     order = [int(m[:8], 16) for m in table.column("mbid").to_pylist()]
     with torch.inference_mode():
@@ -92,7 +92,7 @@ def test_fusion_on_four_embeddings(pipeline):
     tmp, _, _ = pipeline
     embeddings = [str(tmp / "emb.parquet")] * 4
     assert train_fusion.main(["--embeddings", *embeddings, *train_args(tmp, "fusion")]) == 0
-    module = load_model(tmp / "fusion")
+    module = load_network(tmp / "fusion")
     assert module.hparams["n_inputs"] == 4 * 8 == module.net[1].in_features
     assert module.hparams["l2_blocks"] == 4
     assert torch.count_nonzero(module.feature_mean) == 0  # no standardisation for fusion
@@ -167,7 +167,7 @@ def test_wide_model_embeds_with_its_top_width_and_feeds_fusion(tmp_path):
     assert train_single.main(["--features", *parts, *train_args(tmp_path, "wide"),
                               "--architecture", "wide", "--branches", "3",
                               "--branch-width", "16", "--top-width", "40"]) == 0
-    module = load_model(tmp_path / "wide")
+    module = load_network(tmp_path / "wide")
     assert module.hparams["architecture"] == "wide" and module.embedding_width == 40
     assert [len(b) for b in module.net[1].blocks] == [2, 2, 2]
     assert embed.main(["--model-dir", str(tmp_path / "wide"), "--features", *parts,
@@ -183,7 +183,7 @@ def test_wide_model_embeds_with_its_top_width_and_feeds_fusion(tmp_path):
     np.testing.assert_allclose(values, expected, rtol=1e-5, atol=1e-6)
     embeddings = [str(tmp_path / "emb.parquet")] * 2
     assert train_fusion.main(["--embeddings", *embeddings, *train_args(tmp_path, "fusion")]) == 0
-    fusion = load_model(tmp_path / "fusion")
+    fusion = load_network(tmp_path / "fusion")
     assert fusion.hparams["n_inputs"] == 2 * 40 == fusion.net[1].in_features
     assert predict.main(["--model-dir", str(tmp_path / "fusion"), "--kind", "fusion",
                          "--embeddings", *embeddings, "--groundtruth", str(tmp_path / "gt.parquet"),

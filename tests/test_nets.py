@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from abgd.nets import GenreClassifier, IndexBatches, build_network, fit_scaler
+from abgd.lit_module import GenreClassifier
+from abgd.nets import IndexBatches, build_network, fit_scaler
 
 LABELS = [f"label{i}" for i in range(7)]
 

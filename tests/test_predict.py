@@ -10,7 +10,7 @@ import torch
 
 from abgd import predict
 from abgd.features import FEATURE_NAMES, FEATURE_SCHEMA_VERSION
-from abgd.nets import GenreClassifier
+from abgd.lit_module import GenreClassifier
 from abgd.training import save_checkpoint
 
 LABELS = ["blues", "electronic---idm", "r&b, soul"]

@@ -17,11 +17,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+# Lightning-free imports only: each embedding job would pay seconds for ``import lightning``.
 from abgd.arrays import part_paths
+from abgd.inference import configure_torch, load_network, read_features, score_rows
 from abgd.io import atomic_path
-from abgd.nets import GenreClassifier
+from abgd.nets import GenreNetMixin
 from abgd.progress import progress, setup_logging
-from abgd.training import configure_torch, load_model, read_features, score_rows
 
 log = logging.getLogger("abgd.embed")
 
@@ -41,7 +42,7 @@ def column_names(width: int) -> list[str]:
     return [f"e{i:0{digits}d}" for i in range(width)]
 
 
-def embed_parts(module: GenreClassifier, features: Sequence[str | os.PathLike[str]],
+def embed_parts(module: GenreNetMixin, features: Sequence[str | os.PathLike[str]],
                 mbids: Sequence[str], chunk_rows: int = 65536, batch_size: int = 4096,
                 ) -> tuple[np.ndarray, np.ndarray]:
     """Embeddings (rows of ``mbids``) and a found-mask, one feature part at a time.
@@ -101,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
     configure_torch(args.threads, "cpu")
-    module = load_model(args.model_dir)
+    module = load_network(args.model_dir)
     mbids = unique_mbids(args.groundtruth)
     values, found = embed_parts(module, args.features, mbids, args.chunk_rows, args.batch_size)
     missing = [mbids[i] for i in np.flatnonzero(~found)]

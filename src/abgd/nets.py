@@ -1,6 +1,11 @@
-"""The study's networks as Lightning modules, and the in-memory data module that feeds them.
+"""The study's networks in plain PyTorch, and the in-memory batching that feeds them.
 
-One module class covers both systems of the paper (dataset-spec §7):
+This module must not import Lightning: ``predict`` and ``embed`` load checkpoints into
+``GenreNet`` and would otherwise pay seconds of imports per job. The training side
+(``GenreClassifier``, ``ArrayDataModule``) lives in ``abgd.lit_module`` and shares
+``GenreNetMixin`` with ``GenreNet``.
+
+One set of hyper-parameters covers both systems of the paper (dataset-spec §7):
 
 * single-source (``architecture="paper"``, the default): 2669 standardised features → Dropout →
   Linear(hidden) + ReLU → Dropout → Linear(N)
@@ -25,12 +30,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
+from typing import Any
 
-import lightning as L
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import Dataset, Sampler
 
 KERAS_UNIFORM_LIMIT = 0.05
 
@@ -129,54 +134,71 @@ def build_wide_network(n_inputs: int, n_outputs: int, hidden: int, dropout: floa
     return net
 
 
-class GenreClassifier(L.LightningModule):
-    """Multi-label genre classifier with its input preparation carried as buffers.
+def network_hparams(n_inputs: int, labels: Sequence[str], hidden: int = 256,
+                    dropout: float = 0.5, input_dropout: float = 0.5, lr: float = 1e-3,
+                    l2_blocks: int = 0, init: str = "keras", architecture: str = "paper",
+                    branch_width: int = 4000,
+                    branch_activations: Sequence[str] = DEFAULT_BRANCH_ACTIVATIONS,
+                    batch_norm: str = "top", branch_dropout: float | None = None,
+                    ) -> dict[str, Any]:
+    """The checkpoint's ``hyper_parameters``: one validated dict from which both classifier
+    classes build the same layers, so a checkpoint of one loads into the other.
 
-    The per-epoch losses are accumulated in tensors and read once per epoch: a ``self.log`` call
-    or a ``.item()`` per step costs more than the step itself at batch 32.
+    ``lr`` does not shape the network; it is kept so that a checkpoint's hyper-parameters are
+    accepted as they are by either class.
+    """
+    if l2_blocks and n_inputs % l2_blocks:
+        raise ValueError(f"n_inputs={n_inputs} is not divisible into {l2_blocks} blocks")
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {architecture!r} (expected {ARCHITECTURES})")
+    hparams: dict[str, Any] = {
+        "n_inputs": n_inputs, "labels": list(labels), "hidden": hidden, "dropout": dropout,
+        "input_dropout": input_dropout, "lr": lr, "l2_blocks": l2_blocks, "init": init,
+        "architecture": architecture,
+    }
+    if architecture == "wide":
+        # Only the wide network's checkpoints carry its options: a paper checkpoint does not
+        # pretend to have branches. Checkpoints from before this option load as "paper".
+        check_wide_params(hidden, branch_width, branch_activations, batch_norm)
+        hparams |= {"branch_width": branch_width, "branch_activations": list(branch_activations),
+                    "batch_norm": batch_norm, "branch_dropout": branch_dropout}
+    return hparams
+
+
+def build_from_hparams(hparams: dict[str, Any]) -> nn.Sequential:
+    """The layers ``network_hparams`` describes (a paper or a wide network)."""
+    n_inputs, n_outputs = hparams["n_inputs"], len(hparams["labels"])
+    common = (hparams["hidden"], hparams["dropout"], hparams["input_dropout"])
+    if hparams["architecture"] == "wide":
+        return build_wide_network(n_inputs, n_outputs, *common, hparams["branch_width"],
+                                  hparams["branch_activations"], hparams["batch_norm"],
+                                  hparams["branch_dropout"], hparams["init"])
+    return build_network(n_inputs, n_outputs, *common, hparams["init"])
+
+
+class GenreNetMixin:
+    """The inference half of a genre classifier, shared by ``GenreNet`` and ``GenreClassifier``.
+
+    Written once so that the plain network and the LightningModule cannot drift apart: same
+    attributes, same state_dict keys (``net.*``, ``feature_mean``, ``feature_scale``), same
+    operations, hence bitwise-identical outputs from the same checkpoint. Mixed into an
+    ``nn.Module`` subclass, which calls ``_install`` after ``nn.Module.__init__``.
     """
 
-    def __init__(self, n_inputs: int, labels: Sequence[str], hidden: int = 256,
-                 dropout: float = 0.5, input_dropout: float = 0.5, lr: float = 1e-3,
-                 l2_blocks: int = 0, init: str = "keras", architecture: str = "paper",
-                 branch_width: int = 4000,
-                 branch_activations: Sequence[str] = DEFAULT_BRANCH_ACTIVATIONS,
-                 batch_norm: str = "top", branch_dropout: float | None = None) -> None:
-        super().__init__()
-        labels = list(labels)
-        if l2_blocks and n_inputs % l2_blocks:
-            raise ValueError(f"n_inputs={n_inputs} is not divisible into {l2_blocks} blocks")
-        if architecture not in ARCHITECTURES:
-            raise ValueError(f"unknown architecture {architecture!r} (expected {ARCHITECTURES})")
-        hparams = {
-            "n_inputs": n_inputs, "labels": labels, "hidden": hidden, "dropout": dropout,
-            "input_dropout": input_dropout, "lr": lr, "l2_blocks": l2_blocks, "init": init,
-            "architecture": architecture,
-        }
-        if architecture == "wide":
-            # Only the wide network's checkpoints carry its options: a paper checkpoint does not
-            # pretend to have branches. Checkpoints from before this option load as "paper".
-            hparams |= {"branch_width": branch_width,
-                        "branch_activations": list(branch_activations),
-                        "batch_norm": batch_norm, "branch_dropout": branch_dropout}
-            net = build_wide_network(n_inputs, len(labels), hidden, dropout, input_dropout,
-                                     branch_width, list(branch_activations), batch_norm,
-                                     branch_dropout, init)
-        else:
-            net = build_network(n_inputs, len(labels), hidden, dropout, input_dropout, init)
-        self.save_hyperparameters(hparams)
-        self.labels = labels
-        self.net = net
-        self.register_buffer("feature_mean", torch.zeros(n_inputs, dtype=torch.float32))
-        self.register_buffer("feature_scale", torch.ones(n_inputs, dtype=torch.float32))
-        self.loss_fn = nn.BCEWithLogitsLoss(reduction="mean")
-        self._train_sum = torch.zeros((), dtype=torch.float64)
-        self._train_count = 0
-        self._holdout_sum = torch.zeros((), dtype=torch.float64)
-        self._holdout_count = 0
-        self.epoch_losses: list[tuple[float, float]] = []
-        # Manual optimisation: Lightning's automatic closure costs ~10 % per step at batch 32.
-        self.automatic_optimization = False
+    hparams: Any  # a dict here, Lightning's AttributeDict in GenreClassifier
+    labels: list[str]
+    net: nn.Sequential
+    feature_mean: torch.Tensor
+    feature_scale: torch.Tensor
+
+    def _install(self, hparams: dict[str, Any]) -> None:
+        """Layers first, then buffers: the seeded weight draws stay those of earlier versions."""
+        self.labels = list(hparams["labels"])
+        self.net = build_from_hparams(hparams)
+        n_inputs = hparams["n_inputs"]
+        module: Any = self  # nn.Module's register_buffer, which the mixin itself lacks
+        module.register_buffer("feature_mean", torch.zeros(n_inputs, dtype=torch.float32))
+        module.register_buffer("feature_scale", torch.ones(n_inputs, dtype=torch.float32))
 
     # --- input preparation -------------------------------------------------------------------
     def set_scaler(self, mean: np.ndarray, scale: np.ndarray) -> None:
@@ -213,45 +235,30 @@ class GenreClassifier(L.LightningModule):
         # Every network ends in [..., Dropout, Linear(N)]: the embedding is what feeds them.
         return self.net[:-2](self.prepare(x))
 
-    # --- training ----------------------------------------------------------------------------
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        # Keras 1 Adam defaults: beta1 0.9, beta2 0.999, epsilon 1e-8 (PyTorch's defaults too).
-        return torch.optim.Adam(self.parameters(), lr=self.hparams["lr"], eps=1e-8)
 
-    def on_train_epoch_start(self) -> None:
-        self._train_sum = torch.zeros((), dtype=torch.float64, device=self.device)
-        self._train_count = 0
+class GenreNet(GenreNetMixin, nn.Module):
+    """The classifier as a plain ``nn.Module``: what ``predict`` and ``embed`` load.
 
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor],
-                      batch_idx: int) -> torch.Tensor:
-        x, y = batch
-        optimizer = self.optimizers(use_pl_optimizer=False)
-        loss = self.loss_fn(self(x), y)
-        optimizer.zero_grad(set_to_none=True)
-        self.manual_backward(loss)
-        optimizer.step()
-        self._train_sum += loss.detach() * x.shape[0]
-        self._train_count += x.shape[0]
-        return loss
+    Importing Lightning costs seconds per job; a forward pass needs none of it. ``options`` are
+    ``network_hparams``' keyword arguments (a checkpoint's hyper-parameters fit as they are).
+    """
 
-    def on_validation_epoch_start(self) -> None:
-        self._holdout_sum = torch.zeros((), dtype=torch.float64, device=self.device)
-        self._holdout_count = 0
+    def __init__(self, n_inputs: int, labels: Sequence[str], **options: Any) -> None:
+        super().__init__()
+        self.hparams = network_hparams(n_inputs, labels, **options)
+        self._install(self.hparams)
 
-    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        x, y = batch
-        self._holdout_sum += self.loss_fn(self(x), y).double() * x.shape[0]
-        self._holdout_count += x.shape[0]
 
-    def on_validation_epoch_end(self) -> None:
-        if self.trainer.sanity_checking:
-            return
-        holdout = float(self._holdout_sum) / max(self._holdout_count, 1)
-        train = float(self._train_sum) / max(self._train_count, 1)
-        self.epoch_losses.append((train, holdout))
-        # One log call per epoch: EarlyStopping monitors it.
-        self.log("holdout_loss", holdout, on_step=False, on_epoch=True, prog_bar=False,
-                 logger=False)
+# Kept importable from here for older callers; importing them loads Lightning (see lit_module).
+_LIGHTNING_NAMES = ("GenreClassifier", "ArrayDataModule")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LIGHTNING_NAMES:
+        from abgd import lit_module
+
+        return getattr(lit_module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class ArrayRows(Dataset):
@@ -304,39 +311,6 @@ class IndexBatches(Sampler[torch.Tensor]):
         if self._merge_last():
             batches[-2:] = [torch.cat(batches[-2:])]
         yield from batches
-
-
-class ArrayDataModule(L.LightningDataModule):
-    """Fit and holdout batches sliced from one in-memory matrix by row index.
-
-    The matrix is never split or copied: ``fit_rows``/``holdout_rows`` index into it, so memory
-    stays at one float32 copy of the features (it can be a view of a NumPy array).
-    """
-
-    def __init__(self, x: torch.Tensor, y: torch.Tensor, fit_rows: torch.Tensor,
-                 holdout_rows: torch.Tensor, batch_size: int = 32,
-                 holdout_batch_size: int = 4096, seed: int = 0, min_batch: int = 1) -> None:
-        super().__init__()
-        self.rows = ArrayRows(x, y)
-        self.fit_rows = fit_rows
-        self.holdout_rows = holdout_rows
-        self.batch_size = batch_size
-        self.holdout_batch_size = holdout_batch_size
-        self.seed = seed
-        self.min_batch = min_batch
-        self._train_sampler: IndexBatches | None = None
-
-    def train_dataloader(self) -> DataLoader:
-        # One sampler for the whole fit, so its generator advances from epoch to epoch.
-        if self._train_sampler is None:
-            self._train_sampler = IndexBatches(self.fit_rows, self.batch_size, True, self.seed,
-                                               self.min_batch)
-        return DataLoader(self.rows, sampler=self._train_sampler, batch_size=None,
-                          num_workers=0)
-
-    def val_dataloader(self) -> DataLoader:
-        sampler = IndexBatches(self.holdout_rows, self.holdout_batch_size, False)
-        return DataLoader(self.rows, sampler=sampler, batch_size=None, num_workers=0)
 
 
 def fit_scaler(x: np.ndarray, rows: np.ndarray, chunk_rows: int = 2048,

@@ -16,18 +16,19 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from abgd.io import atomic_path
-from abgd.nets import GenreClassifier
-from abgd.progress import setup_logging
-from abgd.train_fusion import read_embeddings
-from abgd.training import (
+# Lightning-free imports only: each prediction job would pay seconds for ``import lightning``.
+from abgd.inference import (
     check_finite,
     configure_torch,
-    load_model,
+    load_network,
+    read_embeddings,
     read_features,
     require_found,
     score_rows,
 )
+from abgd.io import atomic_path
+from abgd.nets import GenreNetMixin
+from abgd.progress import setup_logging
 
 log = logging.getLogger("abgd.predict")
 
@@ -47,7 +48,7 @@ def select_mbids(groundtruth: str | os.PathLike[str], split: str | None = None,
     return sorted(mbids)
 
 
-def check_kind(module: GenreClassifier, kind: str, model_dir: str) -> None:
+def check_kind(module: GenreNetMixin, kind: str, model_dir: str) -> None:
     fusion = bool(module.hparams["l2_blocks"])
     if fusion != (kind == "fusion"):
         raise ValueError(f"{model_dir}: a {'fusion' if fusion else 'single'} model, "
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--kind single takes --features, --kind fusion takes --embeddings")
     setup_logging(args.verbose)
     configure_torch(args.threads, "cpu")
-    module = load_model(args.model_dir)
+    module = load_network(args.model_dir)
     check_kind(module, args.kind, args.model_dir)
     mbids = select_mbids(args.groundtruth, args.split, args.part)
     what = "features" if args.kind == "single" else "embeddings"

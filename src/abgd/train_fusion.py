@@ -11,36 +11,13 @@ import argparse
 import logging
 from dataclasses import replace
 
-import numpy as np
-
+from abgd.inference import check_finite, read_embeddings, require_found
 from abgd.io import provenance
 from abgd.progress import setup_logging
 from abgd.train_single import add_training_arguments, config_from
-from abgd.training import (
-    check_finite,
-    read_matrix,
-    require_found,
-    train,
-    training_set,
-    write_model_dir,
-)
+from abgd.training import train, training_set, write_model_dir
 
 log = logging.getLogger("abgd.train_fusion")
-
-
-def read_embeddings(paths: list[str], mbids: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Concatenate the embeddings of each file (same width each) for ``mbids``.
-
-    The found-mask is the rows present in *every* file.
-    """
-    blocks, found = [], np.ones(len(mbids), dtype=bool)
-    for path in paths:
-        block, hit = read_matrix([path], mbids)
-        if blocks and block.shape[1] != blocks[0].shape[1]:
-            raise ValueError(f"{path}: width {block.shape[1]}, expected {blocks[0].shape[1]}")
-        blocks.append(block)
-        found &= hit
-    return np.concatenate(blocks, axis=1), found
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -26,6 +26,13 @@ import logging
 
 import numpy as np
 
+from abgd.inference import (
+    check_finite,
+    read_embeddings,
+    read_features,
+    read_matrix,
+    require_found,
+)
 from abgd.io import provenance
 from abgd.lgbm import (
     LAYOUTS,
@@ -38,8 +45,7 @@ from abgd.lgbm import (
 )
 from abgd.predict import select_mbids
 from abgd.progress import setup_logging
-from abgd.train_fusion import read_embeddings
-from abgd.training import check_finite, read_features, read_matrix, require_found, training_set
+from abgd.training import training_set
 
 log = logging.getLogger("abgd.train_lgbm")
 

@@ -25,8 +25,20 @@ import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping
 from sklearn.metrics import roc_auc_score
 
+# The inference helpers moved to abgd.inference (Lightning-free); re-exported for callers here.
+from abgd.inference import (  # noqa: F401
+    DETERMINISTIC_CUBLAS,
+    check_finite,
+    configure_torch,
+    read_embeddings,
+    read_features,
+    read_matrix,
+    require_found,
+    score_rows,
+)
 from abgd.io import atomic_open, atomic_path
-from abgd.nets import ArrayDataModule, GenreClassifier, fit_scaler
+from abgd.lit_module import ArrayDataModule, GenreClassifier
+from abgd.nets import fit_scaler
 from abgd.progress import interactive
 
 log = logging.getLogger("abgd.training")
@@ -90,46 +102,6 @@ class EpochRecorder(Callback):
             self.best_state = {k: v.detach().clone() for k, v in pl_module.state_dict().items()}
 
 
-DETERMINISTIC_CUBLAS = (":4096:8", ":16:8")
-
-
-def configure_torch(threads: int | None, accelerator: str) -> None:
-    """Thread count and cuBLAS determinism, which must be set before any CUDA work.
-
-    cuBLAS reads ``CUBLAS_WORKSPACE_CONFIG`` when its first handle is created; with deterministic
-    algorithms on and the variable unset, the first CUDA matmul raises. The variable is set for
-    every accelerator that may resolve to a GPU (harmless on the CPU) and never overrides a
-    deterministic value the user chose.
-    """
-    if threads:
-        torch.set_num_threads(threads)
-    if accelerator == "cpu":
-        return
-    if os.environ.get("CUBLAS_WORKSPACE_CONFIG") not in DETERMINISTIC_CUBLAS:
-        if torch.cuda.is_initialized():
-            log.warning("CUDA was initialised before CUBLAS_WORKSPACE_CONFIG was set: GPU "
-                        "training may not be deterministic (set it in the environment)")
-        os.environ["CUBLAS_WORKSPACE_CONFIG"] = DETERMINISTIC_CUBLAS[0]
-
-
-@torch.inference_mode()
-def score_rows(module: GenreClassifier, x: np.ndarray | torch.Tensor,
-               rows: np.ndarray | None = None, batch_size: int = 4096,
-               output: str = "scores") -> np.ndarray:
-    """Sigmoid scores (``output="scores"``) or hidden activations (``"embed"``) for rows of x."""
-    module.eval()
-    device = module.device
-    xt = torch.as_tensor(x)
-    index = torch.arange(xt.shape[0]) if rows is None else torch.as_tensor(rows, dtype=torch.int64)
-    width = module.embedding_width if output == "embed" else len(module.labels)
-    out = np.empty((len(index), width), dtype=np.float32)
-    for start in range(0, len(index), batch_size):
-        batch = xt.index_select(0, index[start:start + batch_size]).to(device)
-        values = module.embed(batch) if output == "embed" else torch.sigmoid(module(batch))
-        out[start:start + len(batch)] = values.float().cpu().numpy()
-    return out
-
-
 def macro_roc_auc(y_true: np.ndarray, scores: np.ndarray) -> tuple[float, int]:
     """Macro ROC AUC over labels with both classes present, and how many labels that is."""
     positives = y_true.sum(axis=0)
@@ -138,16 +110,6 @@ def macro_roc_auc(y_true: np.ndarray, scores: np.ndarray) -> tuple[float, int]:
         return float("nan"), 0
     auc = roc_auc_score(y_true[:, usable], scores[:, usable], average="macro")
     return float(auc), int(usable.sum())
-
-
-def check_finite(x: np.ndarray, names: Sequence[str], what: str, chunk_rows: int = 8192) -> None:
-    """Fail on NaN/inf, naming the first offending records: they would poison the scaler."""
-    bad: list[str] = []
-    for start in range(0, x.shape[0], chunk_rows):
-        rows = ~np.isfinite(x[start:start + chunk_rows]).all(axis=1)
-        bad += [names[start + i] for i in np.flatnonzero(rows)]
-    if bad:
-        raise ValueError(f"{what}: {len(bad)} rows with NaN or infinite values, e.g. {bad[:5]}")
 
 
 @contextlib.contextmanager
@@ -235,7 +197,9 @@ def train(x: np.ndarray, y: np.ndarray, fit_rows: np.ndarray, holdout_rows: np.n
 
 
 def save_checkpoint(module: GenreClassifier, path: str | os.PathLike[str]) -> None:
-    """A Lightning-format checkpoint (``GenreClassifier.load_from_checkpoint`` reads it)."""
+    """A Lightning-format checkpoint: ``GenreClassifier.load_from_checkpoint`` reads it, and so
+    does the Lightning-free ``abgd.inference.load_network`` (``state_dict`` and
+    ``hyper_parameters`` are all it uses)."""
     checkpoint = {
         "state_dict": {k: v.detach().cpu() for k, v in module.state_dict().items()},
         "hyper_parameters": dict(module.hparams),
@@ -248,7 +212,10 @@ def save_checkpoint(module: GenreClassifier, path: str | os.PathLike[str]) -> No
 
 
 def load_model(model_dir: str | os.PathLike[str]) -> GenreClassifier:
-    """The trained module of a model folder, on the CPU in eval mode."""
+    """The trained LightningModule of a model folder, on the CPU in eval mode.
+
+    For scoring and embedding use ``abgd.inference.load_network``: same outputs, no Lightning.
+    """
     path = Path(model_dir) / "model.ckpt"
     if not path.exists():
         raise FileNotFoundError(f"{path}: no checkpoint (run train_single/train_fusion first)")
@@ -262,66 +229,6 @@ def write_epochs(path: str | os.PathLike[str], epochs: Sequence[dict[str, float]
         for row in epochs:
             handle.write(",".join(repr(row[c]) if c != "epoch" else str(row[c])
                                   for c in EPOCH_COLUMNS) + "\n")
-
-
-# --- inputs shared by the training, embedding and prediction steps ------------------------------
-
-def read_matrix(paths: Sequence[str | os.PathLike[str]], mbids: Sequence[str],
-                batch_rows: int = 16384) -> tuple[np.ndarray, np.ndarray]:
-    """Float32 rows of the ``mbid``-keyed Parquet files, in the order of ``mbids``.
-
-    Streams record batches so only the requested rows are ever held; the first part holding
-    an MBID wins. Returns the matrix and a boolean found-mask.
-    """
-    import pyarrow.parquet as pq
-
-    where = {mbid: i for i, mbid in enumerate(mbids)}
-    if len(where) != len(mbids):
-        raise ValueError("requested MBIDs contain duplicates")
-    out: np.ndarray | None = None
-    found = np.zeros(len(mbids), dtype=bool)
-    for path in paths:
-        handle = pq.ParquetFile(path)
-        names = handle.schema_arrow.names
-        if "mbid" not in names:
-            raise ValueError(f"{path}: no 'mbid' column")
-        columns = [n for n in names if n != "mbid"]
-        if out is None:
-            out = np.zeros((len(mbids), len(columns)), dtype=np.float32)
-        elif len(columns) != out.shape[1]:
-            raise ValueError(f"{path}: {len(columns)} value columns, expected {out.shape[1]}")
-        for batch in handle.iter_batches(batch_size=batch_rows):
-            keys = batch.column("mbid").to_pylist()
-            hits = [(j, where[k]) for j, k in enumerate(keys) if k in where and not found[where[k]]]
-            if not hits:
-                continue
-            src = np.fromiter((j for j, _ in hits), dtype=np.int64, count=len(hits))
-            dst = np.fromiter((i for _, i in hits), dtype=np.int64, count=len(hits))
-            taken = batch.take(src)
-            out[dst] = np.column_stack([
-                taken.column(c).to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
-                for c in columns])
-            found[dst] = True
-    if out is None:
-        raise ValueError("no Parquet input given")
-    return out, found
-
-
-def read_features(paths: Sequence[str | os.PathLike[str]], mbids: Sequence[str],
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """Feature rows for ``mbids`` (Parquet parts or manifests) and the found-mask."""
-    from abgd.arrays import load_feature_matrix
-
-    return load_feature_matrix([str(p) for p in paths], list(mbids))
-
-
-def require_found(found: np.ndarray, mbids: Sequence[str], what: str) -> None:
-    """Fail naming how many and which records lack inputs: nothing is dropped silently."""
-    missing = [mbids[i] for i in np.flatnonzero(~found)]
-    if missing:
-        raise ValueError(f"{len(missing)} of {len(mbids)} recordings have no {what}, "
-                         f"e.g. {missing[:5]} (restrict the ground truth to recordings with "
-                         f"{what} first)")
 
 
 @dataclass

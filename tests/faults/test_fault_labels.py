@@ -18,7 +18,7 @@ from conftest import mbid, tiny_study, train_args, tsv
 
 from abgd import groundtruth, predict, train_single
 from abgd.io import read_json
-from abgd.nets import GenreClassifier
+from abgd.lit_module import GenreClassifier
 from abgd.training import require_found, save_checkpoint
 
 

@@ -2,9 +2,10 @@
 
 Grep tests over ``src/`` and the workflow files: YAML only through ``safe_load``; no ``pickle``,
 ``marshal``, ``shelve``, ``eval`` or ``exec``; ``torch.load`` only with ``weights_only=True``.
-Checkpoints are read through Lightning's ``load_from_checkpoint``, which passes
-``weights_only=None`` on to ``torch.load``, whose default since torch 2.6 is ``True``: the
-behavioural test below proves a checkpoint carrying a pickled callable is refused.
+Checkpoints are read by ``abgd.inference.load_network`` (``torch.load`` with
+``weights_only=True``) or Lightning's ``load_from_checkpoint`` (``abgd.training.load_model``,
+which passes ``weights_only=True`` too): the behavioural test below proves a checkpoint
+carrying a pickled callable is refused by both.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pytest
 import torch
 from conftest import ROOT
 
+from abgd.inference import load_network
 from abgd.training import load_model
 
 SOURCES = sorted((ROOT / "src" / "abgd").rglob("*.py"))
@@ -81,6 +83,10 @@ def test_a_checkpoint_that_carries_code_is_refused(tmp_path, monkeypatch):
     (tmp_path / "model").mkdir()
     torch.save({"state_dict": {}, "hyper_parameters": {"x": _Payload(str(sentinel))}},
                tmp_path / "model" / "model.ckpt")
+    with pytest.raises(ValueError, match="Weights only load failed") as error:
+        load_network(tmp_path / "model")
+    assert "model.ckpt" in str(error.value)
+    assert isinstance(error.value.__cause__, pickle.UnpicklingError)
     with pytest.raises(pickle.UnpicklingError, match="Weights only load failed"):
         load_model(tmp_path / "model")
     assert not sentinel.exists()

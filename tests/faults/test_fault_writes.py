@@ -37,7 +37,7 @@ from conftest import (
 )
 
 from abgd import convert, demo, download, groundtruth, io, manifest, predict, split, training
-from abgd.nets import GenreClassifier
+from abgd.lit_module import GenreClassifier
 
 
 def enospc(*_: Any, **__: Any) -> None:
