@@ -165,3 +165,22 @@ def test_predict_and_embed_do_not_import_lightning():
     done = subprocess.run([sys.executable, "-c", PROBE.format(packages=LIGHTNING_PACKAGES)],
                           capture_output=True, text=True, env=env, timeout=300, check=True)
     assert done.stdout.split() == ["[]", "True"], done.stderr
+
+
+TORCH_PROBE = """
+import sys
+import abgd.inputs, abgd.train_lgbm
+print(sorted({m.split(".")[0] for m in sys.modules} & {"torch", "lightning"}))
+import abgd.inference  # control: the probe does see torch when it is imported
+print("torch" in sys.modules)
+"""
+
+
+def test_lightgbm_jobs_import_neither_torch_nor_lightning():
+    # One LightGBM job per label chunk: each would pay seconds of imports it never uses.
+    source = str(Path(abgd.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        p for p in (source, os.environ.get("PYTHONPATH")) if p)}
+    done = subprocess.run([sys.executable, "-c", TORCH_PROBE], capture_output=True, text=True,
+                          env=env, timeout=300, check=True)
+    assert done.stdout.split() == ["[]", "True"], done.stderr

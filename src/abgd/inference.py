@@ -10,13 +10,20 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+# The torch-free input readers live in abgd.inputs; the network steps import them from here.
+from abgd.inputs import (  # noqa: F401
+    check_finite,
+    read_embeddings,
+    read_features,
+    read_matrix,
+    require_found,
+)
 from abgd.nets import GenreNet, GenreNetMixin
 
 log = logging.getLogger("abgd.inference")
@@ -107,89 +114,3 @@ def score_rows(module: GenreNetMixin, x: np.ndarray | torch.Tensor,
         values = module.embed(batch) if output == "embed" else torch.sigmoid(net(batch))
         out[start:start + len(batch)] = values.float().cpu().numpy()
     return out
-
-
-# --- inputs shared by the training, embedding and prediction steps ------------------------------
-
-def check_finite(x: np.ndarray, names: Sequence[str], what: str, chunk_rows: int = 8192) -> None:
-    """Fail on NaN/inf, naming the first offending records: they would poison the scaler."""
-    bad: list[str] = []
-    for start in range(0, x.shape[0], chunk_rows):
-        rows = ~np.isfinite(x[start:start + chunk_rows]).all(axis=1)
-        bad += [names[start + i] for i in np.flatnonzero(rows)]
-    if bad:
-        raise ValueError(f"{what}: {len(bad)} rows with NaN or infinite values, e.g. {bad[:5]}")
-
-
-def read_matrix(paths: Sequence[str | os.PathLike[str]], mbids: Sequence[str],
-                batch_rows: int = 16384) -> tuple[np.ndarray, np.ndarray]:
-    """Float32 rows of the ``mbid``-keyed Parquet files, in the order of ``mbids``.
-
-    Streams record batches so only the requested rows are ever held; the first part holding
-    an MBID wins. Returns the matrix and a boolean found-mask.
-    """
-    import pyarrow.parquet as pq
-
-    where = {mbid: i for i, mbid in enumerate(mbids)}
-    if len(where) != len(mbids):
-        raise ValueError("requested MBIDs contain duplicates")
-    out: np.ndarray | None = None
-    found = np.zeros(len(mbids), dtype=bool)
-    for path in paths:
-        handle = pq.ParquetFile(path)
-        names = handle.schema_arrow.names
-        if "mbid" not in names:
-            raise ValueError(f"{path}: no 'mbid' column")
-        columns = [n for n in names if n != "mbid"]
-        if out is None:
-            out = np.zeros((len(mbids), len(columns)), dtype=np.float32)
-        elif len(columns) != out.shape[1]:
-            raise ValueError(f"{path}: {len(columns)} value columns, expected {out.shape[1]}")
-        for batch in handle.iter_batches(batch_size=batch_rows):
-            keys = batch.column("mbid").to_pylist()
-            hits = [(j, where[k]) for j, k in enumerate(keys) if k in where and not found[where[k]]]
-            if not hits:
-                continue
-            src = np.fromiter((j for j, _ in hits), dtype=np.int64, count=len(hits))
-            dst = np.fromiter((i for _, i in hits), dtype=np.int64, count=len(hits))
-            taken = batch.take(src)
-            out[dst] = np.column_stack([
-                taken.column(c).to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
-                for c in columns])
-            found[dst] = True
-    if out is None:
-        raise ValueError("no Parquet input given")
-    return out, found
-
-
-def read_features(paths: Sequence[str | os.PathLike[str]], mbids: Sequence[str],
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """Feature rows for ``mbids`` (Parquet parts or manifests) and the found-mask."""
-    from abgd.arrays import load_feature_matrix
-
-    return load_feature_matrix([str(p) for p in paths], list(mbids))
-
-
-def read_embeddings(paths: Sequence[str | os.PathLike[str]], mbids: Sequence[str],
-                    ) -> tuple[np.ndarray, np.ndarray]:
-    """Concatenate the embeddings of each file (same width each) for ``mbids``.
-
-    The found-mask is the rows present in *every* file.
-    """
-    blocks, found = [], np.ones(len(mbids), dtype=bool)
-    for path in paths:
-        block, hit = read_matrix([path], mbids)
-        if blocks and block.shape[1] != blocks[0].shape[1]:
-            raise ValueError(f"{path}: width {block.shape[1]}, expected {blocks[0].shape[1]}")
-        blocks.append(block)
-        found &= hit
-    return np.concatenate(blocks, axis=1), found
-
-
-def require_found(found: np.ndarray, mbids: Sequence[str], what: str) -> None:
-    """Fail naming how many and which records lack inputs: nothing is dropped silently."""
-    missing = [mbids[i] for i in np.flatnonzero(~found)]
-    if missing:
-        raise ValueError(f"{len(missing)} of {len(mbids)} recordings have no {what}, "
-                         f"e.g. {missing[:5]} (restrict the ground truth to recordings with "
-                         f"{what} first)")

@@ -26,26 +26,12 @@ from abgd.inference import (
     require_found,
     score_rows,
 )
+from abgd.inputs import select_mbids
 from abgd.io import atomic_path
 from abgd.nets import GenreNetMixin
 from abgd.progress import setup_logging
 
 log = logging.getLogger("abgd.predict")
-
-
-def select_mbids(groundtruth: str | os.PathLike[str], split: str | None = None,
-                 part: str | None = None) -> list[str]:
-    """Sorted MBIDs of the ground truth, optionally only those in ``part`` of ``split``."""
-    mbids = pq.read_table(groundtruth, columns=["mbid"]).column("mbid").to_pylist()
-    if len(set(mbids)) != len(mbids):
-        raise ValueError(f"{groundtruth}: duplicate MBIDs")
-    if split is not None:
-        from abgd.split import read_split_tsv
-
-        table = read_split_tsv(split)
-        chosen = set(table.loc[table["part"] == part, "mbid"])
-        mbids = [m for m in mbids if m in chosen]
-    return sorted(mbids)
 
 
 def check_kind(module: GenreNetMixin, kind: str, model_dir: str) -> None:

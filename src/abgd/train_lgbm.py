@@ -26,12 +26,14 @@ import logging
 
 import numpy as np
 
-from abgd.inference import (
+from abgd.inputs import (
     check_finite,
     read_embeddings,
     read_features,
     read_matrix,
     require_found,
+    select_mbids,
+    training_set,
 )
 from abgd.io import provenance
 from abgd.lgbm import (
@@ -43,9 +45,7 @@ from abgd.lgbm import (
     train_labels,
     write_score_table,
 )
-from abgd.predict import select_mbids
 from abgd.progress import setup_logging
-from abgd.training import training_set
 
 log = logging.getLogger("abgd.train_lgbm")
 

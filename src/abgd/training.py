@@ -36,6 +36,7 @@ from abgd.inference import (  # noqa: F401
     require_found,
     score_rows,
 )
+from abgd.inputs import TrainingSet, training_set  # noqa: F401  (moved; re-exported)
 from abgd.io import atomic_open, atomic_path
 from abgd.lit_module import ArrayDataModule, GenreClassifier
 from abgd.nets import fit_scaler
@@ -229,46 +230,6 @@ def write_epochs(path: str | os.PathLike[str], epochs: Sequence[dict[str, float]
         for row in epochs:
             handle.write(",".join(repr(row[c]) if c != "epoch" else str(row[c])
                                   for c in EPOCH_COLUMNS) + "\n")
-
-
-@dataclass
-class TrainingSet:
-    mbids: list[str]
-    y: np.ndarray  # uint8, rows × labels
-    fit_rows: np.ndarray
-    holdout_rows: np.ndarray
-    labels: list[str]
-    outside_labels: dict[str, int]
-
-
-def training_set(groundtruth: str | os.PathLike[str], split: str | os.PathLike[str],
-                 split_summary: str | os.PathLike[str]) -> TrainingSet:
-    """The split's recordings in MBID order with their targets over the model's labels.
-
-    Labels the split step removed are left out of the targets (counted in ``outside_labels``);
-    a split recording missing from the ground truth is an error.
-    """
-    from abgd.io import read_json
-    from abgd.labels import label_matrix, read_groundtruth_parquet
-    from abgd.split import read_split_tsv
-
-    labels = list(read_json(split_summary)["labels"])
-    if labels != sorted(labels) or len(set(labels)) != len(labels):
-        raise ValueError(f"{split_summary}: 'labels' must be sorted and unique")
-    parts = read_split_tsv(split).sort_values("mbid", kind="stable")
-    truth = read_groundtruth_parquet(groundtruth)
-    by_mbid = dict(zip(truth["mbid"], truth["labels"], strict=True))
-    mbids = list(parts["mbid"])
-    absent = [m for m in mbids if m not in by_mbid]
-    if absent:
-        raise ValueError(f"{split}: {len(absent)} recordings are not in {groundtruth}, "
-                         f"e.g. {absent[:5]}")
-    matrix, outside = label_matrix((by_mbid[m] for m in mbids), labels)
-    part = parts["part"].to_numpy()
-    return TrainingSet(mbids=mbids, y=matrix.toarray().astype(np.uint8),
-                       fit_rows=np.flatnonzero(part == "fit"),
-                       holdout_rows=np.flatnonzero(part == "holdout"),
-                       labels=labels, outside_labels=outside)
 
 
 def write_model_dir(out_dir: str | os.PathLike[str], result: TrainResult,
