@@ -25,9 +25,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from abgd.inference import configure_torch
 from abgd.lit_module import GenreClassifier
 from abgd.nets import IndexBatches, fit_scaler
-from abgd.training import TrainConfig, configure_torch, train
+from abgd.training import TrainConfig, train
 
 
 def synthetic(rows: int, n_features: int, n_labels: int, seed: int = 0,

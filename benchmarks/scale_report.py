@@ -45,11 +45,14 @@ Assumptions (also printed with the table):
 from __future__ import annotations
 
 import argparse
+import io
 import math
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import pandas as pd
 
 from abgd.io import read_json
 
@@ -103,37 +106,26 @@ class Projection:
 # ---------------------------------------------------------------- reading
 
 
-def _number(text: str) -> float | None:
-    text = text.strip()
-    return None if text in MISSING else float(text)
-
-
 def parse_benchmark(text: str) -> Job:
     """Read one Snakemake benchmark TSV (plain or extended format) into one job."""
-    lines = [line for line in text.splitlines() if line.strip()]
-    if len(lines) < 2:
-        raise ValueError("a benchmark file needs a header and at least one row")
-    header = lines[0].split("\t")
+    try:
+        table = pd.read_csv(io.StringIO(text), sep="\t", na_values=sorted(MISSING),
+                            keep_default_na=False)
+    except pd.errors.EmptyDataError as error:
+        raise ValueError("a benchmark file needs a header and at least one row") from error
     for name in ("s", "max_rss", "cpu_time"):
-        if name not in header:
+        if name not in table.columns:
             raise ValueError(f"not a Snakemake benchmark file: no column {name!r}")
-    walls: list[float] = []
-    cpus: list[float] = []
-    rss: list[float] = []
-    for line in lines[1:]:
-        row = dict(zip(header, line.split("\t"), strict=False))
-        wall = _number(row.get("s", ""))
-        if wall is None:
-            raise ValueError(f"row without wall time: {line!r}")
-        walls.append(wall)
-        if (cpu := _number(row.get("cpu_time", ""))) is not None:
-            cpus.append(cpu)
-        if (peak := _number(row.get("max_rss", ""))) is not None:
-            rss.append(peak)
+    if table.empty:
+        raise ValueError("a benchmark file needs a header and at least one row")
+    if table["s"].isna().any():
+        raise ValueError("a row without wall time")
+    cpu = pd.to_numeric(table["cpu_time"]).dropna()
+    rss = pd.to_numeric(table["max_rss"]).dropna()
     return Job(
-        wall_s=sum(walls) / len(walls),
-        cpu_s=sum(cpus) / len(cpus) if cpus else None,
-        max_rss_mb=max(rss) if rss else None,
+        wall_s=float(pd.to_numeric(table["s"]).mean()),
+        cpu_s=float(cpu.mean()) if len(cpu) else None,
+        max_rss_mb=float(rss.max()) if len(rss) else None,
     )
 
 

@@ -12,17 +12,15 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
+from abgd.inference import configure_torch, score_rows
+from abgd.inputs import read_matrix, training_set
 from abgd.io import read_json
 from abgd.training import (
     TrainConfig,
-    configure_torch,
     load_model,
     macro_roc_auc,
-    read_matrix,
     save_checkpoint,
-    score_rows,
     train,
-    training_set,
     write_model_dir,
 )
 

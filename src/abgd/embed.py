@@ -19,7 +19,8 @@ import pyarrow.parquet as pq
 
 # Lightning-free imports only: each embedding job would pay seconds for ``import lightning``.
 from abgd.arrays import part_paths
-from abgd.inference import configure_torch, load_network, read_features, score_rows
+from abgd.inference import configure_torch, load_network, score_rows
+from abgd.inputs import read_features
 from abgd.io import atomic_path
 from abgd.nets import GenreNetMixin
 from abgd.progress import progress, setup_logging

@@ -1,9 +1,9 @@
-"""What ``predict`` and ``embed`` need, without Lightning: loading, reading inputs, scoring.
+"""What ``predict`` and ``embed`` need, without Lightning: loading a checkpoint and scoring.
 
 A study runs about twenty prediction and embedding jobs; each one used to import Lightning
 (seconds) only to read a checkpoint and run a forward pass. Nothing here, nor anything it
 imports, may import ``lightning``; ``tests/test_inference.py`` checks it in a fresh process.
-The training code re-exports these names from ``abgd.training`` for older callers.
+Reading their inputs is ``abgd.inputs``' job (torch-free, shared with LightGBM).
 """
 
 from __future__ import annotations
@@ -16,14 +16,6 @@ from typing import Any
 import numpy as np
 import torch
 
-# The torch-free input readers live in abgd.inputs; the network steps import them from here.
-from abgd.inputs import (  # noqa: F401
-    check_finite,
-    read_embeddings,
-    read_features,
-    read_matrix,
-    require_found,
-)
 from abgd.nets import GenreNet, GenreNetMixin
 
 log = logging.getLogger("abgd.inference")

@@ -249,18 +249,6 @@ class GenreNet(GenreNetMixin, nn.Module):
         self._install(self.hparams)
 
 
-# Kept importable from here for older callers; importing them loads Lightning (see lit_module).
-_LIGHTNING_NAMES = ("GenreClassifier", "ArrayDataModule")
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LIGHTNING_NAMES:
-        from abgd import lit_module
-
-        return getattr(lit_module, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 class ArrayRows(Dataset):
     """Rows of in-memory tensors, fetched a whole batch of indices at a time.
 

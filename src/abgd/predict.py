@@ -17,16 +17,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 # Lightning-free imports only: each prediction job would pay seconds for ``import lightning``.
-from abgd.inference import (
-    check_finite,
-    configure_torch,
-    load_network,
-    read_embeddings,
-    read_features,
-    require_found,
-    score_rows,
-)
-from abgd.inputs import select_mbids
+from abgd.inference import configure_torch, load_network, score_rows
+from abgd.inputs import check_finite, read_embeddings, read_features, require_found, select_mbids
 from abgd.io import atomic_path
 from abgd.nets import GenreNetMixin
 from abgd.progress import setup_logging

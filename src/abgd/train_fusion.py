@@ -11,11 +11,11 @@ import argparse
 import logging
 from dataclasses import replace
 
-from abgd.inference import check_finite, read_embeddings, require_found
+from abgd.inputs import check_finite, read_embeddings, require_found, training_set
 from abgd.io import provenance
 from abgd.progress import setup_logging
 from abgd.train_single import add_training_arguments, config_from
-from abgd.training import train, training_set, write_model_dir
+from abgd.training import train, write_model_dir
 
 log = logging.getLogger("abgd.train_fusion")
 

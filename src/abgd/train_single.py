@@ -16,18 +16,11 @@ import itertools
 import logging
 from typing import Any
 
+from abgd.inputs import check_finite, read_features, require_found, training_set
 from abgd.io import provenance
 from abgd.nets import ACTIVATIONS, ARCHITECTURES, BATCH_NORM, DEFAULT_BRANCH_ACTIVATIONS
 from abgd.progress import setup_logging
-from abgd.training import (
-    TrainConfig,
-    check_finite,
-    read_features,
-    require_found,
-    train,
-    training_set,
-    write_model_dir,
-)
+from abgd.training import TrainConfig, train, write_model_dir
 
 log = logging.getLogger("abgd.train_single")
 

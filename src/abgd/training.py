@@ -25,18 +25,7 @@ import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping
 from sklearn.metrics import roc_auc_score
 
-# The inference helpers moved to abgd.inference (Lightning-free); re-exported for callers here.
-from abgd.inference import (  # noqa: F401
-    DETERMINISTIC_CUBLAS,
-    check_finite,
-    configure_torch,
-    read_embeddings,
-    read_features,
-    read_matrix,
-    require_found,
-    score_rows,
-)
-from abgd.inputs import TrainingSet, training_set  # noqa: F401  (moved; re-exported)
+from abgd.inference import configure_torch, score_rows
 from abgd.io import atomic_open, atomic_path
 from abgd.lit_module import ArrayDataModule, GenreClassifier
 from abgd.nets import fit_scaler

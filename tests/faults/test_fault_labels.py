@@ -3,7 +3,7 @@
 A ground-truth file with a duplicate MBID or an empty row stops the ``groundtruth`` step with a
 message naming the file, the line and the MBID; labels the training vocabulary lacks are counted
 in the summary; a labelled recording without features stops training and prediction with the
-count and the MBIDs (``abgd.training.require_found``), while feature rows without labels are
+count and the MBIDs (``abgd.inputs.require_found``), while feature rows without labels are
 simply not requested.
 """
 
@@ -17,9 +17,10 @@ import pytest
 from conftest import mbid, tiny_study, train_args, tsv
 
 from abgd import groundtruth, predict, train_single
+from abgd.inputs import require_found
 from abgd.io import read_json
 from abgd.lit_module import GenreClassifier
-from abgd.training import require_found, save_checkpoint
+from abgd.training import save_checkpoint
 
 
 def run_groundtruth(tmp_path: Path, train_text: str, validation_text: str) -> dict[str, Path]:
