@@ -148,3 +148,12 @@ def test_cli_extracts_a_folder(wavs, tmp_path):
     assert written == ["a_minor.json", "c_major.json", "click120.json"]
     document = json.loads((tmp_path / "click120.json").read_text())
     assert document["rhythm"]["bpm"] == pytest.approx(120.0, abs=1.0)
+
+
+def test_cli_reports_an_unreadable_file_and_exits_1(tmp_path, capsys):
+    pytest.importorskip("essentia.standard", reason="the audio extra (Essentia) is not installed")
+    bad = tmp_path / "broken.wav"
+    bad.write_bytes(b"not audio at all")
+    assert extract_audio.main([str(bad), "--out", str(tmp_path / "out")]) == 1
+    assert f"{bad}: Essentia could not analyse it" in capsys.readouterr().err
+    assert not list((tmp_path / "out").glob("*.json")) if (tmp_path / "out").exists() else True
