@@ -15,19 +15,20 @@ interrupting it at seeded moments, resuming each time with the command the READM
 * ``lock``: a second ``snakemake`` in the same folder while the first runs (held with SIGSTOP
   so nothing moves meanwhile): it must stop with the lock message and change no file.
 
-Moments are chosen from the job sequence, not wall time, so they spread over the whole DAG:
-each interruption waits until a seeded number of jobs has finished (counted over all
-invocations of that run), then a seeded fraction of a second more. The rules running at that
-instant are printed ("moments covered"; run with ``-s`` to see them).
+Moments are chosen from the job sequence, not wall time, so they cover every stage: each
+interruption waits until a job of its rule has started (rules taken in the order of the DAG,
+``STAGES``), then a seeded fraction of a second more. The rules running at that instant are
+printed ("moments covered"; run with ``-s`` to see them).
 
 After the last resume, every file under ``results/`` and ``resources/`` must exist in the
 unbroken run too (no temporary, partial or stray file), every science file must be byte-identical
 (``tests/cluster/compare_outputs.py`` names the few files that record timings and may differ),
 and Snakemake must hold no lock and no incomplete marker.
 
-``make test`` runs the plan below (2 runs, 8 SIGKILLs, 1 SIGTERM, 1 job kill, 1 lock check).
-The longer variant draws its own plan: ``ABGD_CHAOS_RUNS=6 ABGD_CHAOS_EVENTS=6 python -m pytest
--s tests/chaos`` (``ABGD_CHAOS_SEED`` shifts the seeds).
+``make test`` runs the plan below (2 runs, 10 SIGKILLs, 1 SIGTERM, 1 job kill, 1 lock check).
+The longer variant draws its own plan (kinds and stages at random):
+``ABGD_CHAOS_RUNS=6 ABGD_CHAOS_EVENTS=6 python -m pytest -s tests/chaos`` (``ABGD_CHAOS_SEED``
+shifts the seeds).
 """
 
 from __future__ import annotations
@@ -57,24 +58,38 @@ TIMEOUT = 1800  # seconds for one invocation; generous because CI machines are s
 KILL, TERM, JOB, LOCK = "sigkill", "sigterm", "job", "lock"
 LOCK_MESSAGE = "Directory cannot be locked"
 
-# (seed, interruptions in order) for `make test`: 8 SIGKILLs over two runs, and one of each other.
-CI_PLAN: list[tuple[int, list[str]]] = [
-    (1, [KILL, KILL, KILL, KILL]),
-    (2, [LOCK, KILL, TERM, KILL, JOB, KILL, KILL]),
+# Rules in DAG order: each has a job that depends on a job of the one before, so once a job of
+# one rule has been interrupted, a job of every later rule is still ahead.
+STAGES = ["demo_mirror", "download", "convert", "features_manifest", "groundtruth", "split",
+          "train_single", "embed", "train_fusion", "predict", "threshold", "decode", "evaluate",
+          "summarize", "archive"]
+
+# (seed, [(interruption, rule whose job start triggers it), ...]) for `make test`:
+# 10 SIGKILLs over two runs, one of each other kind; mirror, download, conversion, ground truth,
+# training, embedding, fusion, prediction, thresholds, evaluation and archive each interrupted.
+CI_PLAN: list[tuple[int, list[tuple[str, str]]]] = [
+    (1, [(KILL, "demo_mirror"), (KILL, "download"), (KILL, "convert"), (KILL, "train_single"),
+         (KILL, "threshold"), (KILL, "archive")]),
+    (2, [(LOCK, "demo_mirror"), (KILL, "features_manifest"), (TERM, "groundtruth"),
+         (KILL, "embed"), (JOB, "train_fusion"), (KILL, "predict"), (KILL, "evaluate")]),
 ]
 
 pytestmark = pytest.mark.slow
 
 
-def _plan() -> list[tuple[int, list[str]]]:
+def _plan() -> list[tuple[int, list[tuple[str, str]]]]:
     runs = int(os.environ.get("ABGD_CHAOS_RUNS", "0"))
     if runs <= 0:
         return CI_PLAN
-    events = int(os.environ.get("ABGD_CHAOS_EVENTS", "5"))
+    events = min(int(os.environ.get("ABGD_CHAOS_EVENTS", "5")), len(STAGES))
     first = int(os.environ.get("ABGD_CHAOS_SEED", "100"))
     kinds = [KILL, KILL, KILL, TERM, JOB, LOCK]
-    return [(seed, list(np.random.default_rng(seed).choice(kinds, events)))
-            for seed in range(first, first + runs)]
+    plan = []
+    for seed in range(first, first + runs):
+        rng = np.random.default_rng(seed)
+        stages = sorted(rng.choice(len(STAGES), events, replace=False))
+        plan.append((seed, [(str(rng.choice(kinds)), STAGES[i]) for i in stages]))
+    return plan
 
 
 def _load_compare_outputs():
@@ -252,19 +267,18 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
 @dataclass
 class Moment:
     kind: str
-    after_jobs: int
+    stage: str
     rules: list[str] = field(default_factory=list)
 
 
-def wait_for(invocation: Invocation, done_before: int, target: int) -> bool:
-    """Wait until ``target`` jobs have finished over the run and this invocation has started one.
+def wait_for(invocation: Invocation, rule: str) -> bool:
+    """Wait until this invocation has started a job of ``rule``; False if Snakemake exits first.
 
-    The second condition puts every interruption inside the scheduling loop (lock taken, signal
-    handlers set), never in Snakemake's start-up; False if Snakemake exits first.
+    Waiting for a job start puts every interruption inside the scheduling loop (lock taken,
+    signal handlers set), never in Snakemake's start-up.
     """
     while True:
-        started, finished = job_states(invocation.lines)
-        if started and done_before + len(finished) >= target:
+        if rule in job_states(invocation.lines)[0].values():
             return True
         if invocation.proc.poll() is not None:
             return False
@@ -293,7 +307,8 @@ def interrupt(kind: str, invocation: Invocation, workdir: Path, rng: np.random.G
             assert invocation.proc.poll() is None, "Snakemake ended before a job could be killed"
             assert time.monotonic() < deadline
             time.sleep(0.02)
-        pid, module = jobs[int(rng.integers(len(jobs)))]
+        ours = [job for job in jobs if job[1] == f"abgd.{moment.stage}"] or jobs
+        pid, module = ours[int(rng.integers(len(ours)))]
         moment.rules = [f"{module} (killed)", *running_rules(invocation.lines)]
         os.kill(pid, signal.SIGKILL)
         rc = invocation.wait()
@@ -308,31 +323,31 @@ def interrupt(kind: str, invocation: Invocation, workdir: Path, rng: np.random.G
     return ["--rerun-incomplete"]
 
 
-@pytest.mark.parametrize(("seed", "kinds"), _plan(), ids=lambda v: str(v) if isinstance(v, int)
-                         else "-".join(v))
+def _plan_id(value: object) -> str:
+    if isinstance(value, int):
+        return f"seed{value}"
+    return "-".join(f"{kind}@{stage}" for kind, stage in value)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("seed", "events"), _plan(), ids=_plan_id)
 def test_interrupted_study_resumes_to_identical_results(
-        seed: int, kinds: list[str], reference: tuple[Path, int],
+        seed: int, events: list[tuple[str, str]], reference: tuple[Path, int],
         tmp_path_factory: pytest.TempPathFactory) -> None:
     unbroken, total = reference
     workdir = tmp_path_factory.mktemp(f"chaos{seed}")
     rng = np.random.default_rng(seed)
-    # Distinct job counts over the whole DAG: at least one job done (the lock is held by then),
-    # the last two (archive, all) still ahead.
-    targets = sorted(rng.choice(np.arange(1, total - 1), size=len(kinds), replace=False).tolist())
     moments: list[Moment] = []
     started = time.monotonic()
-    done = 0
     stale_lock_seen = False
     invocation = Invocation(workdir)
-    for kind, target in zip(kinds, targets, strict=True):
-        moment = Moment(kind, target)
-        assert wait_for(invocation, done, target), (
-            f"the study ended before {target} jobs\n{invocation.log()[-3000:]}")
+    for kind, stage in events:
+        moment = Moment(kind, stage)
+        assert wait_for(invocation, stage), (
+            f"the study ended before a {stage} job\n{invocation.log()[-3000:]}")
         resume = interrupt(kind, invocation, workdir, rng, moment)
         moments.append(moment)
         if kind == LOCK:
             continue
-        done += len(job_states(invocation.lines)[1])
         if kind == KILL:
             if not stale_lock_seen:
                 # What a user sees first after a killed run: the lock it could not remove.
@@ -348,9 +363,9 @@ def test_interrupted_study_resumes_to_identical_results(
     assert rc == 0, invocation.log()[-6000:]
     elapsed = time.monotonic() - started
 
-    print(f"\nseed {seed}: {len(moments)} interruptions, finished in {elapsed:.0f} s")
+    print(f"\nseed {seed}: {len(moments)} interruptions, {total} jobs, finished in {elapsed:.0f} s")
     for moment in moments:
-        print(f"  {moment.kind:8} after {moment.after_jobs:3d} of {total} jobs: "
+        print(f"  {moment.kind:8} once {moment.stage:17} started; running: "
               f"{', '.join(moment.rules)}")
     assert stray_files(workdir) == []
     assert snakemake_state(workdir) == []
