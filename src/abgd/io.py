@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -26,14 +27,37 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+def _temporary_names(target: Path) -> re.Pattern[str]:
+    """Names ``tempfile.mkstemp`` gives in :func:`atomic_path` for ``target`` (and no other)."""
+    return re.compile(rf"\.{re.escape(target.name)}\.[a-z0-9_]{{8}}\.tmp")
+
+
+def remove_stale_temporaries(target: Path) -> list[Path]:
+    """Delete temporary files an earlier, killed writer of ``target`` left beside it.
+
+    SIGKILL (a killed job, a lost node) runs no cleanup, so the ``.NAME.XXXXXXXX.tmp`` of an
+    interrupted write stays; Snakemake reruns the job but only removes its declared outputs.
+    One job owns each output, so a temporary of the same target found when a new write starts
+    belongs to a dead writer.
+    """
+    pattern = _temporary_names(target)
+    stale = [p for p in target.parent.iterdir() if pattern.fullmatch(p.name)]
+    for leftover in stale:
+        with contextlib.suppress(FileNotFoundError):
+            leftover.unlink()
+    return stale
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it onto ``path`` only on success.
 
-    Use this for writers that want a file name (pyarrow, torch.save, matplotlib).
+    Use this for writers that want a file name (pyarrow, torch.save, matplotlib). A
+    temporary left by an earlier writer of the same path that was killed is removed first.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(target)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)

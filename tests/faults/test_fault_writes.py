@@ -16,6 +16,9 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import signal
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +28,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 from conftest import (
+    ROOT,
     document,
     dumps,
     leftovers,
@@ -268,3 +272,28 @@ def test_download_disk_full_keeps_only_the_part_then_resumes(tmp_path, monkeypat
     assert download.main(["--url", source.as_uri(), "--out", str(out), "--md5", actual]) == 0
     assert "resuming release.tar.bz2 at byte 1572864" in capsys.readouterr().err
     assert io.md5_file(out) == actual and not part.exists()
+
+
+# ----------------------------------------------------------------------------- killed writers
+
+
+def test_temporary_of_a_killed_writer_is_removed_by_the_next_write(tmp_path):
+    """SIGKILL runs no cleanup: the rerun's write of the same file removes the dead temporary."""
+    target = tmp_path / "out" / "summary.json"
+    code = ("import os, signal, sys\n"
+            "from abgd.io import atomic_open\n"
+            "with atomic_open(sys.argv[1]) as handle:\n"
+            "    handle.write('half')\n"
+            "    handle.flush()\n"
+            "    os.kill(os.getpid(), signal.SIGKILL)\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    killed = subprocess.run([sys.executable, "-c", code, str(target)], env=env, check=False)
+    assert killed.returncode == -signal.SIGKILL
+    assert not target.exists()
+    assert len(leftovers(tmp_path)) == 1
+    # A temporary of another file whose name starts the same way belongs to someone else.
+    other = target.parent / ".summary.json.extra.abcdefgh.tmp"
+    other.write_text("not ours")
+    io.write_json(target, {"done": True})
+    assert io.read_json(target) == {"done": True}
+    assert leftovers(tmp_path) == [other.name]
