@@ -7,8 +7,8 @@ time, and only their wanted rows are copied, so memory stays at the result plus 
 
 Paths may be Parquet parts or ``.manifest.json`` files from :mod:`abgd.manifest`. A manifest's
 part paths are stored as given to the manifest step (relative to the workflow's working
-directory); they are tried as written first, then relative to the manifest's folder. An MBID held
-by several parts is taken from the first part that has it (manifest order).
+directory); they are tried as written first, then relative to each folder above the manifest.
+An MBID held by several parts is taken from the first part that has it (manifest order).
 """
 
 from __future__ import annotations
@@ -41,7 +41,10 @@ def _resolve_manifest(manifest: Path) -> list[Path]:
     for entry in data["parts"]:
         path = Path(entry["path"])
         if not path.is_absolute() and not path.exists():
-            path = manifest.parent / path
+            # Written relative to the workflow's directory: find it from the manifest's
+            # ancestors, so a study can be read from any working directory.
+            path = next((folder / path for folder in manifest.resolve().parents
+                         if (folder / path).is_file()), manifest.parent / path)
         if not path.is_file():
             raise FeatureFileError(f"{manifest}: part {entry['path']} not found")
         if path.stat().st_size != entry["bytes"]:
