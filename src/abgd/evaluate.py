@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from abgd import metrics
-from abgd.evaluation import evaluate_files
+from abgd.evaluation import evaluate_files, summary_text
 from abgd.io import atomic_open, provenance, write_json
 from abgd.progress import setup_logging
 
@@ -70,8 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         document["bootstrap"] = {"replicates": args.bootstrap, "seed": args.bootstrap_seed,
                                  "interval": "percentile 95 %, recordings resampled"}
     if args.summary_text is not None:
-        text = metrics.format_results_summary(
-            {k: math.nan if v is None else v for k, v in result.items()})
+        text = summary_text(result)
         with atomic_open(args.summary_text) as handle:
             handle.write(text)
     write_json(args.out, document)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy import sparse
 
 from abgd import metrics
@@ -220,3 +221,45 @@ def evaluate_lists(gt_ids: Sequence[str], gt_labels: Sequence[Sequence[str]], ru
         result.update(bootstrap_intervals(gt_ids, gt_labels, run_ids, run_labels, bootstrap,
                                           bootstrap_seed, auc))
     return {key: _clean(value) for key, value in result.items()}
+
+
+def result_tables(gt_ids: Sequence[str], gt_labels: Sequence[Sequence[str]],
+                  run_ids: Sequence[str], run_labels: Sequence[Sequence[str]],
+                  auc: tuple[sparse.spmatrix, np.ndarray, Sequence[str]] | None = None,
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-recording and per-label tables behind eval.R's means (full precision, NaN = NA).
+
+    Recordings in ground-truth order with P/R/F at the three levels; labels of the ground
+    truth (those eval.R averages over) with their counts, P/R/F, level and, given ``auc``
+    (truth over the score columns, aligned scores, score labels), their ROC AUC.
+    """
+    positions = metrics.align_ids(gt_ids, run_ids)
+    labels = sorted({x for row in gt_labels for x in row} | {x for row in run_labels for x in row})
+    truth = metrics.label_matrix(gt_labels, labels, gt_ids, "ground truth")
+    pred = metrics.label_matrix([run_labels[i] for i in positions], labels, gt_ids, "run")
+    tracks = pd.DataFrame({"mbid": list(gt_ids)})
+    for key, values in metrics.per_track(truth, pred, metrics.subgenre_mask(labels)).items():
+        tracks[key] = values
+    per_label = metrics.per_label(truth, pred)
+    index = per_label["index"]
+    truth_csc, pred_csc = sparse.csc_matrix(truth), sparse.csc_matrix(pred)
+    table = pd.DataFrame({
+        "label": [labels[j] for j in index],
+        "level": ["subgenre" if metrics.is_subgenre(labels[j]) else "genre" for j in index],
+        "n_truth": np.diff(truth_csc.indptr)[index],
+        "n_predicted": np.diff(pred_csc.indptr)[index],
+        "n_correct": np.asarray(truth_csc.multiply(pred_csc).sum(axis=0)).ravel()[index],
+        "P": per_label["P"], "R": per_label["R"], "F": per_label["F"],
+    })
+    if auc is not None:
+        auc_truth, auc_scores, auc_labels = auc
+        values = dict(zip(auc_labels, metrics.per_label_roc_auc(auc_truth, auc_scores),
+                          strict=True))
+        table["roc_auc"] = [values.get(label, math.nan) for label in table["label"]]
+    return tracks, table
+
+
+def summary_text(result: dict[str, Any]) -> str:
+    """eval.R's ``.results_summary`` text of an :func:`evaluate_lists` result (None = NA)."""
+    return metrics.format_results_summary(
+        {k: math.nan if v is None else v for k, v in result.items()})
