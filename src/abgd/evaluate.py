@@ -12,7 +12,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-from abgd import metrics
 from abgd.evaluation import evaluate_files, summary_text
 from abgd.io import atomic_open, provenance, write_json
 from abgd.progress import setup_logging
