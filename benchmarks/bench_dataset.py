@@ -4,10 +4,11 @@
 
 One study folder is written with ``--rows`` recordings of feature rows in Parquet parts of
 2048-row groups (as ``convert`` writes them). Each measurement runs in a fresh child process:
-imports and one small Parquet read first (Arrow sets up its allocator and thread pool on the
-first read, ~40 MB once per process whatever the data size), then the resident set size is read
-(VmRSS), the load runs, and the peak (VmHWM) minus that baseline is the load's own peak. Runs alternate A B A B; medians are printed
-as multiples of the feature matrix (rows × 2669 × 4 bytes). Target: ``dataset.load`` ≤ 1.3×.
+imports and one small Parquet read first (Arrow sets up its allocator and thread pool on
+the first read, ~40 MB once per process whatever the data size), then the resident set size
+is read (VmRSS), the load runs, and the peak (VmHWM) minus that baseline is the load's own
+peak. Runs alternate A B A B; medians are printed as multiples of the feature matrix
+(rows × 2669 × 4 bytes). Target: ``dataset.load`` ≤ 1.3×.
 Exit status 1 when the target is missed.
 """
 

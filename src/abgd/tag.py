@@ -213,7 +213,9 @@ class Outputs:
                                + [(label, pa.float32()) for label in system.labels])
             path = out / "scores" / system.name / f"{system.source}.parquet"
             tmp = stack.enter_context(atomic_path(path))
-            self.writers[key] = stack.enter_context(pq.ParquetWriter(tmp, schema))
+            # dictionaries and statistics of ~1000 float columns cost more than the scoring
+            self.writers[key] = stack.enter_context(pq.ParquetWriter(
+                tmp, schema, use_dictionary=False, write_statistics=False))
             run = out / "runs" / system.name / f"{system.source}.tsv"
             run_tmp = stack.enter_context(atomic_path(run))
             self.runs[key] = stack.enter_context(open(  # noqa: SIM115 (closed by the stack)
