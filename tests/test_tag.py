@@ -126,3 +126,17 @@ def test_submission_names():
     assert T.submission_of(f"x/y/{mbid}-12.json") == (mbid, 12)
     assert T.submission_of(f"{mbid.upper()}.json") == (mbid, 0)
     assert T.submission_of(f"{mbid}-x.json") is None
+
+
+def test_user_tools_import_no_workflow_step():
+    """``abgd.dataset``, ``score``, ``check`` and ``tag`` stand on library modules only."""
+    import subprocess
+    import sys
+
+    from abgd.cli import STEPS
+
+    code = ("import sys, abgd.dataset, abgd.score, abgd.check, abgd.tag; "
+            "print(' '.join(m for m in sys.modules if m.startswith('abgd.')))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True).stdout.split()
+    assert not {f"abgd.{step}" for step in STEPS} & set(loaded), loaded
