@@ -19,7 +19,8 @@ present, else the demo generator's full documents, cycled under fresh MBIDs. The
 
 It prints the median docs/s of both, their ratio (goal ≥ 0.6), and the projected time for the
 29 M documents of AcousticBrainz's dumps on one 16-core node (16 jobs, one per core). Exit
-status 1 when the goal is missed.
+status 1 when the goal is missed. The process's peak RSS is printed too (a tag job's budget
+is 1 GB whatever its input size).
 """
 
 from __future__ import annotations
@@ -162,6 +163,10 @@ def main() -> int:
         print(f"projection: {DUMP_DOCUMENTS / 1e6:.0f} M documents on one {NODE_CORES}-core node "
               f"({NODE_CORES} jobs of one core) = {hours:.1f} h (+ {load_s:.0f} s of model "
               "loading per job)")
+        peak = next(int(line.split()[1]) for line in open("/proc/self/status")
+                    if line.startswith("VmHWM")) / 1024
+        print(f"peak RSS of this process (imports, 8 networks, all runs): {peak:.0f} MB "
+              f"(a tag job's budget: 1000 MB)")
         return 0 if ratio >= GOAL else 1
     finally:
         shutil.rmtree(work, ignore_errors=True)
