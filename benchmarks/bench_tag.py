@@ -163,8 +163,8 @@ def main() -> int:
         print(f"projection: {DUMP_DOCUMENTS / 1e6:.0f} M documents on one {NODE_CORES}-core node "
               f"({NODE_CORES} jobs of one core) = {hours:.1f} h (+ {load_s:.0f} s of model "
               "loading per job)")
-        peak = next(int(line.split()[1]) for line in open("/proc/self/status")
-                    if line.startswith("VmHWM")) / 1024
+        status = Path("/proc/self/status").read_text().splitlines()
+        peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM")) / 1024
         print(f"peak RSS of this process (imports, 8 networks, all runs): {peak:.0f} MB "
               f"(a tag job's budget: 1000 MB)")
         return 0 if ratio >= GOAL else 1
