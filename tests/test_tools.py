@@ -92,7 +92,7 @@ def test_tag_stage_reports_bad_members_and_tags_the_rest(out):
             out / "groundtruth" / f"{source}-validation.parquet")["mbid"])
     table = pq.read_table(folder / "scores" / "single" / "allmusic.parquet").to_pandas()
     assert len(table) == summary["converted"]
-    assert set(table["mbid"]) == validation  # every validation document, once or twice
+    assert validation <= set(table["mbid"])  # every validation document, once or twice
     assert (table.groupby("mbid")["submission"].apply(sorted).apply(
         lambda s: s == list(range(len(s))))).all()
 
