@@ -72,7 +72,7 @@ def test_check_accepts_study_runs_and_names_the_bad_line(study, out, tmp_path):
         check.check_file(bad, gt_tsv(study, source), gt_tsv(study, source, "train"))
     bad.write_text("\n".join([*lines, lines[0]]) + "\n")
     with pytest.raises(ValueError, match=rf"line {len(lines) + 1}: duplicate RecordingID"):
-        check.check_file(bad, gt_tsv(study, source))
+        check.check_file(bad, gt_tsv(study, source), gt_tsv(study, source, "train"))
 
 
 def test_tag_stage_reports_bad_members_and_tags_the_rest(out):
