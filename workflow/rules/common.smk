@@ -400,7 +400,7 @@ def mem_mb_from_input(factor, floor_mb):
 # ---------------------------------------------------------------- tag
 
 TAG_SYSTEMS = ["single", "fusion"]
-DEMO_DUMP = f"{MIRROR}/acousticbrainz-lowlevel-json-demo.tar.zst"
+DEMO_DUMP = f"{RES}/acousticbrainz-lowlevel-json-demo.tar.zst"
 _TAG_SUFFIX = re.compile(r"(\.tar(\.(bz2|gz|zst))?|\.json)$")
 
 
