@@ -21,6 +21,7 @@ wildcard_constraints:
     subset="holdout|validation",
     seed=r"\d+",
     chunk=r"\d+",
+    tag_input="|".join(re.escape(name) for name in TAG_INPUTS) or "(?!)",
 
 
 include: "workflow/rules/data.smk"
@@ -29,6 +30,7 @@ include: "workflow/rules/models.smk"
 include: "workflow/rules/lgbm.smk"
 include: "workflow/rules/evaluation.smk"
 include: "workflow/rules/archive.smk"
+include: "workflow/rules/tag.smk"
 
 
 rule all:

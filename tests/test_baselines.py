@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from abgd import baselines as B
-from abgd.decode import read_run
 from abgd.metrics import evaluate_lists
+from abgd.runs import read_run
 
 
 def _sample_labels(rng: np.random.Generator, n: int) -> list[list[str]]:

@@ -18,6 +18,7 @@ import pytest
 from abgd import convert as C
 from abgd import features as F
 from abgd import manifest as M
+from abgd import members
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 JSON_DIR = DATA / "lowlevel_json"
@@ -97,7 +98,7 @@ def run(tmp_path: Path, archives: list[Path], *extra: str) -> tuple[int, Path, P
 def test_classify_member(name, kind, action):
     info = tarfile.TarInfo(name)
     info.type = kind
-    got, detail = C.classify_member(info)
+    got, detail = members.classify_member(info)
     assert got == action
     if action == "record":
         assert detail == "01a0a332-d340-4806-a88b-cb60a05355c0"

@@ -10,6 +10,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from abgd import decode as D
+from abgd import decoding as DC
+from abgd import runs
+from abgd import scores as scores_io
 from abgd.io import write_json
 
 VOCAB = ["jazz", "pop", "rock", "rock---punk"]
@@ -20,16 +23,16 @@ def test_binarize_threshold_and_ratio_fallback():
                        [0.1, 0.3, 0.2, 0.05],  # empty: ratios .2, .75, .4, .5 -> pop
                        [0.1, 0.1, 0.39, 0.07]], dtype=np.float32)  # .2 .25 .78 .7
     thr = np.array([0.5, 0.4, 0.5, 0.1])
-    pred = D.binarize(scores, thr, "ratio").toarray()
+    pred = DC.binarize(scores, thr, "ratio").toarray()
     np.testing.assert_array_equal(pred, [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]])
     # global: top score wins for empty rows
-    pred_g = D.binarize(scores, 0.45, "score").toarray()
+    pred_g = DC.binarize(scores, 0.45, "score").toarray()
     np.testing.assert_array_equal(pred_g, [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]])
 
 
 def test_nonpositive_threshold_ranks_last():
     scores = np.array([[-0.2, 0.1]], dtype=np.float32)
-    pred = D.binarize(scores, np.array([0.0, 0.5]), "ratio").toarray()
+    pred = DC.binarize(scores, np.array([0.0, 0.5]), "ratio").toarray()
     np.testing.assert_array_equal(pred, [[0, 1]])
 
 
@@ -50,19 +53,19 @@ def _write(path, text):
 def test_check_run_rejects_with_line(tmp_path, text, line, what):
     path = _write(tmp_path / "run.tsv", text)
     with pytest.raises(ValueError) as err:
-        D.check_run(path, VOCAB, ["a", "b"])
+        runs.check_run(path, VOCAB, ["a", "b"])
     assert f"run.tsv, line {line}: {what}" in str(err.value)
 
 
 def test_check_run_missing_id(tmp_path):
     path = _write(tmp_path / "run.tsv", "a\tjazz\n")
     with pytest.raises(ValueError, match="1 missing RecordingIDs"):
-        D.check_run(path, VOCAB, ["a", "b"])
+        runs.check_run(path, VOCAB, ["a", "b"])
 
 
 def test_check_run_accepts_valid(tmp_path):
     path = _write(tmp_path / "run.tsv", "a\tjazz\trock---punk\nb\tpop\n")
-    assert D.check_run(path, VOCAB, ["b", "a"]) == 2
+    assert runs.check_run(path, VOCAB, ["b", "a"]) == 2
 
 
 def test_cli_writes_sorted_checked_run(tmp_path):
@@ -82,13 +85,13 @@ def test_cli_writes_sorted_checked_run(tmp_path):
         assert D.main(["--scores", str(tmp_path / "s.parquet"), "--thresholds",
                        str(tmp_path / "t.json"), "--decoding", decoding, "--out", str(out)]) == 0
         assert out.read_text() == expected
-        ids_back, _labels_back = D.read_run(out)
+        ids_back, _labels_back = runs.read_run(out)
         assert ids_back == sorted(ids)
 
 
 def test_thresholds_must_cover_score_columns():
     with pytest.raises(ValueError, match="labels differ"):
-        D.thresholds_for({"labels": ["jazz"], "per_label": {"jazz": 0.5}, "global": 0.5},
+        DC.thresholds_for({"labels": ["jazz"], "per_label": {"jazz": 0.5}, "global": 0.5},
                          ["jazz", "pop"], "per_label")
 
 
@@ -96,7 +99,7 @@ def test_nan_scores_rejected(tmp_path):
     frame = pd.DataFrame({"mbid": ["a", "b"], "jazz": np.array([0.1, np.nan], np.float32)})
     frame.to_parquet(tmp_path / "s.parquet", index=False)
     with pytest.raises(ValueError, match="NaN score for mbid 'b'"):
-        D.read_scores(tmp_path / "s.parquet")
+        scores_io.read_scores(tmp_path / "s.parquet")
 
 
 # --------------------------------------------------------------------------- hierarchy
@@ -120,19 +123,19 @@ def test_consistent_decoding_hand_example():
         [0.1, 0.35, 0.45, 0.0, 0.0],  # empty; allowed ratios jazz .2, rock .58, punk .9
                                       # -> punk, then its parent rock
     ], dtype=np.float32)
-    pred = D.decode_scores([], HIER, scores, HIER_THR, "per_label", "consistent", 0.5)
+    pred = DC.decode_scores([], HIER, scores, HIER_THR, "per_label", "consistent", 0.5)
     assert _rows(pred) == [{"rock", "rock---punk"}, {"jazz"}, {"metal---doom"},
                            {"metal---doom"}, {"rock", "rock---punk"}]
-    plain = D.decode_scores([], HIER, scores, HIER_THR, "per_label")
+    plain = DC.decode_scores([], HIER, scores, HIER_THR, "per_label")
     assert _rows(plain)[:3] == [{"rock---punk"}, {"jazz", "rock---punk"}, {"rock---indie"}]
     # r = 0: nothing dropped, parents only added (the organisers' hierarchy-expanded variant)
-    expanded = D.decode_scores([], HIER, scores, HIER_THR, "per_label", "consistent", 0.0)
+    expanded = DC.decode_scores([], HIER, scores, HIER_THR, "per_label", "consistent", 0.0)
     assert _rows(expanded)[1] == {"jazz", "rock", "rock---punk"}
     assert _rows(expanded)[2] == {"rock", "rock---indie"}
 
 
 def test_parent_columns():
-    np.testing.assert_array_equal(D.parent_columns(HIER), [-1, -1, 1, 1, -1])
+    np.testing.assert_array_equal(DC.parent_columns(HIER), [-1, -1, 1, 1, -1])
 
 
 @st.composite
@@ -154,7 +157,7 @@ def _decoding_case(draw):
 @given(_decoding_case())
 def test_consistent_decoding_never_outputs_orphans(case):
     labels, scores, thr, ratio, decoding = case
-    pred = D.decode_scores([], labels, scores, thr, decoding, "consistent", ratio).toarray()
+    pred = DC.decode_scores([], labels, scores, thr, decoding, "consistent", ratio).toarray()
     thr_vec = np.broadcast_to(np.asarray(thr, dtype=float), (len(labels),))
     assert pred.any(axis=1).all()  # the fallback still gives every row a label
     for i, row in enumerate(pred):

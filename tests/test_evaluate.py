@@ -11,7 +11,7 @@ from scipy import sparse
 from sklearn.metrics import roc_auc_score
 
 from abgd import evaluate as E
-from abgd import metrics
+from abgd import evaluation, metrics
 
 
 @pytest.fixture
@@ -64,7 +64,7 @@ def test_cli_without_scores_gives_null_auc(files):
 def test_id_mismatch_names_files(files):
     (files / "bad.tsv").write_text("a\tjazz\nb\trock\n")
     with pytest.raises(ValueError, match=r"bad\.tsv vs .*gt\.parquet: IDs don't match"):
-        E.evaluate_files(files / "gt.parquet", files / "bad.tsv")
+        evaluation.evaluate_files(files / "gt.parquet", files / "bad.tsv")
 
 
 # --------------------------------------------------------------------------- bootstrap
@@ -85,8 +85,8 @@ def test_bootstrap_replicates_match_recomputation():
     labels, y, s, pred = _random_case(60, seed=1)
     truth, run = sparse.csr_matrix(y), sparse.csr_matrix(pred)
     track_f = np.round(metrics.per_track(truth, run, metrics.subgenre_mask(labels))["Fall"], 4)
-    indices = E.resample_indices(60, 6, seed=11)
-    reps = E.bootstrap_replicates(indices, track_f, truth, run, truth, s)
+    indices = evaluation.resample_indices(60, 6, seed=11)
+    reps = evaluation.bootstrap_replicates(indices, track_f, truth, run, truth, s)
     for b, rows in enumerate(indices):
         expected = metrics.evaluate_matrices(truth[rows], run[rows], labels)
         yy, ss = y[rows], s[rows]
@@ -116,12 +116,12 @@ def test_bootstrap_interval_contains_estimate_and_shrinks(tmp_path):
     widths = {}
     for n in (150, 2400):
         gt, run, scores = _write_case(tmp_path, n, seed=n)
-        result = E.evaluate_files(gt, run, scores, bootstrap=200, bootstrap_seed=5)
-        for metric in E.HEADLINE:
+        result = evaluation.evaluate_files(gt, run, scores, bootstrap=200, bootstrap_seed=5)
+        for metric in evaluation.HEADLINE:
             lo, hi = result[f"{metric}_ci95"]
             assert lo <= result[metric] <= hi, (n, metric)
             widths[n, metric] = hi - lo
-    for metric in E.HEADLINE:
+    for metric in evaluation.HEADLINE:
         # the width scales like 1/sqrt(n): 16 times the recordings, about a quarter
         assert widths[2400, metric] < 0.5 * widths[150, metric], metric
 
@@ -138,7 +138,7 @@ def test_cli_records_variant_and_bootstrap(files):
     assert doc["decoding"] == "per_label" and doc["hierarchy"] == "consistent"
     assert doc["bootstrap"]["replicates"] == 50 and doc["bootstrap"]["seed"] == 3
     first = out.read_text()
-    for metric in E.HEADLINE:
+    for metric in evaluation.HEADLINE:
         lo, hi = doc["metrics"][f"{metric}_ci95"]
         assert 0 <= lo <= hi <= 1
     assert E.main(argv) == 0

@@ -3,28 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-CONFIG = ROOT / "tests" / "config" / "tiny.yaml"
+from conftest import snakemake
 
 pytestmark = pytest.mark.slow
-
-
-def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-    return subprocess.run(
-        [str(BIN / "snakemake"), "--snakefile", str(ROOT / "Snakefile"), "--directory",
-         str(workdir), "--configfile", str(CONFIG), "--cores", "2", *args],
-        capture_output=True, text=True, env=env, cwd=ROOT, check=False, timeout=1800,
-    )
 
 
 def planned_jobs(result: subprocess.CompletedProcess[str]) -> dict[str, int]:
@@ -32,15 +19,6 @@ def planned_jobs(result: subprocess.CompletedProcess[str]) -> dict[str, int]:
     stats = result.stdout.split("Job stats:", 1)[-1]
     return {rule: int(count) for rule, count in re.findall(r"^(\w+)\s+(\d+)$", stats, re.M)
             if rule != "total"}
-
-
-@pytest.fixture(scope="module")
-def study(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    workdir = tmp_path_factory.mktemp("study")
-    result = snakemake(workdir)
-    if result.returncode != 0:
-        pytest.fail(f"workflow failed:\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}")
-    return workdir
 
 
 def test_study_produces_every_final_output(study: Path) -> None:

@@ -7,8 +7,8 @@ time, and only their wanted rows are copied, so memory stays at the result plus 
 
 Paths may be Parquet parts or ``.manifest.json`` files from :mod:`abgd.manifest`. A manifest's
 part paths are stored as given to the manifest step (relative to the workflow's working
-directory); they are tried as written first, then relative to the manifest's folder. An MBID held
-by several parts is taken from the first part that has it (manifest order).
+directory); they are tried as written first, then relative to each folder above the manifest.
+An MBID held by several parts is taken from the first part that has it (manifest order).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from abgd.features import FEATURE_NAMES, FEATURE_SCHEMA_VERSION, N_FEATURES
@@ -41,7 +42,10 @@ def _resolve_manifest(manifest: Path) -> list[Path]:
     for entry in data["parts"]:
         path = Path(entry["path"])
         if not path.is_absolute() and not path.exists():
-            path = manifest.parent / path
+            # Written relative to the workflow's directory: find it from the manifest's
+            # ancestors, so a study can be read from any working directory.
+            path = next((folder / path for folder in manifest.resolve().parents
+                         if (folder / path).is_file()), manifest.parent / path)
         if not path.is_file():
             raise FeatureFileError(f"{manifest}: part {entry['path']} not found")
         if path.stat().st_size != entry["bytes"]:
@@ -87,6 +91,25 @@ def _may_contain(handle: pq.ParquetFile, group: int, sorted_wanted: list[str]) -
     return i < len(sorted_wanted) and sorted_wanted[i] <= high
 
 
+#: Feature columns read at once: a slice of a row group (2048 × 256 × 4 bytes = 2 MB), so the
+#: reader's own buffers stay small next to the result (benchmarks/bench_dataset.py).
+COLUMN_CHUNK = 256
+
+
+def _copy_rows(handle: pq.ParquetFile, group: int, src: list[int], dst: list[int],
+               matrix: np.ndarray) -> None:
+    """Copy rows ``src`` of one row group into rows ``dst`` of ``matrix``, a column slice at a
+    time; Arrow's freed buffers are handed back at the end (its pool would keep them)."""
+    for start in range(0, N_FEATURES, COLUMN_CHUNK):
+        names = list(FEATURE_NAMES[start:start + COLUMN_CHUNK])
+        table = handle.read_row_group(group, columns=names)
+        block = np.empty((len(names), table.num_rows), dtype=np.float32)
+        for j, column in enumerate(table.columns):
+            block[j] = column.to_numpy()
+        matrix[dst, start:start + len(names)] = block[:, src].T
+    pa.default_memory_pool().release_unused()
+
+
 def load_feature_matrix(
     manifest_or_parquet_paths: PathLike | Iterable[PathLike], mbids: Sequence[str]
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -118,11 +141,7 @@ def load_feature_matrix(
                         src.append(row)
                         dst.append(position)
             if src:
-                table = handle.read_row_group(group, columns=list(FEATURE_NAMES))
-                block = np.empty((N_FEATURES, table.num_rows), dtype=np.float32)
-                for j, column in enumerate(table.columns):
-                    block[j] = column.to_numpy()
-                matrix[dst] = block[:, src].T
+                _copy_rows(handle, group, src, dst, matrix)
                 found[dst] = True
     return matrix, found
 

@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
-from abgd.decode import write_run
+from abgd.labels import read_groundtruth
 from abgd.metrics import is_subgenre, label_matrix
 from abgd.progress import setup_logging
-from abgd.threshold import read_groundtruth
+from abgd.runs import write_run
 
 LOG = logging.getLogger("abgd.baselines")
 

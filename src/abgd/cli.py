@@ -10,16 +10,20 @@ STEPS = (
     "embed", "train_fusion", "predict", "threshold", "decode", "baselines", "evaluate",
     "summarize", "figures", "archive",
 )
+#: Tools for users of a finished study (no workflow needed).
+TOOLS = ("score", "check", "tag")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in {"-h", "--help"}:
-        print("usage: abgd STEP [ARGS...]\n\nsteps (each has --help):\n  " + "\n  ".join(STEPS))
+        print("usage: abgd STEP [ARGS...]\n\nsteps (each has --help):\n  " + "\n  ".join(STEPS)
+              + "\n\ntools for a finished study:\n  " + "\n  ".join(TOOLS))
         return 0 if args else 2
     step = args[0].replace("-", "_")
-    if step not in STEPS:
-        print(f"abgd: unknown step {args[0]!r}; one of: {', '.join(STEPS)}", file=sys.stderr)
+    if step not in STEPS + TOOLS:
+        print(f"abgd: unknown step {args[0]!r}; one of: {', '.join(STEPS + TOOLS)}",
+              file=sys.stderr)
         return 2
     module = importlib.import_module(f"abgd.{step}")
     return int(module.main(args[1:]) or 0)

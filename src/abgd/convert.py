@@ -20,20 +20,12 @@ are reported as errors (a duplicate of a record that failed is converted normall
 from __future__ import annotations
 
 import argparse
-import bz2
-import contextlib
 import dataclasses
 import json
 import logging
 import os
-import re
-import shutil
-import subprocess
-import tarfile
-import tempfile
-from collections.abc import Iterator, Sequence
-from pathlib import Path, PurePosixPath
-from typing import IO
+from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -42,186 +34,18 @@ import pyarrow.parquet as pq
 from abgd.features import FEATURE_NAMES, FEATURE_SCHEMA_VERSION, N_FEATURES, FeatureError
 from abgd.features import parse_document as _parse_document
 from abgd.io import atomic_open, atomic_path
+from abgd.members import (
+    DECODERS,
+    ERRORS_HEADER,
+    MAX_MEMBER_BYTES,
+    ArchiveError,
+    Counts,
+    choose_decoder,
+    iter_members,
+)
 from abgd.progress import progress, setup_logging
 
 log = logging.getLogger("abgd.convert")
-
-DECODERS = ("auto", "lbzip2", "pbzip2", "python")
-RECORD_NAME = re.compile(
-    r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.json", re.IGNORECASE
-)
-ERRORS_HEADER = "mbid\tmember\treason\n"
-#: A real document is 55–90 kB; anything far larger is not one, and must not be read into memory.
-MAX_MEMBER_BYTES = 64 << 20
-_PIPE_BUFFER = 1 << 20
-
-
-class ArchiveError(RuntimeError):
-    """The archive itself is unreadable (tar or bzip2 level): the whole job must fail."""
-
-
-@dataclasses.dataclass
-class Counts:
-    """``read`` counts records (members named ``<uuid>.json``); ``read == converted + errored``."""
-
-    read: int = 0
-    converted: int = 0
-    imputed: int = 0
-    errored: int = 0
-    skipped: int = 0
-    rejected: int = 0
-    duplicates: int = 0
-
-    def line(self) -> str:
-        return " ".join(f"{k}={v}" for k, v in dataclasses.asdict(self).items())
-
-
-# ----------------------------------------------------------------------------- members
-
-
-def classify_member(info: tarfile.TarInfo) -> tuple[str, str]:
-    """Decide what to do with one tar member: ``(action, detail)``.
-
-    action is ``record`` (detail = lowercase MBID), ``skip`` or ``reject`` (detail = why).
-    Unsafe members are rejected before anything else because their names cannot be trusted.
-    """
-    name = info.name
-    parts = PurePosixPath(name).parts
-    if name.startswith("/") or ".." in parts:
-        return "reject", "absolute path or '..' in member name"
-    if info.issym() or info.islnk():
-        return "reject", f"link to {info.linkname!r}"
-    if info.ischr() or info.isblk() or info.isfifo():
-        return "reject", "device or fifo"
-    if info.isdir():
-        return "skip", "directory"
-    if not info.isreg() or info.issparse():
-        return "reject", f"not a regular file (type {info.type!r})"
-    base = parts[-1] if parts else ""
-    if base.startswith("._"):
-        return "skip", "AppleDouble file"
-    if base == ".DS_Store":
-        return "skip", "macOS .DS_Store"
-    match = RECORD_NAME.fullmatch(base)
-    if match is None:
-        return "skip", "not a <uuid>.json name"
-    return "record", match.group(1).lower()
-
-
-def _mbid_of_name(name: str) -> str | None:
-    match = RECORD_NAME.fullmatch(PurePosixPath(name).name)
-    return match.group(1).lower() if match else None
-
-
-# ----------------------------------------------------------------------------- decoding
-
-
-def choose_decoder(requested: str) -> str:
-    """Resolve ``auto`` to the fastest decoder present; refuse a named one that is absent."""
-    if requested == "python":
-        return requested
-    if requested == "auto":
-        return next((d for d in ("lbzip2", "pbzip2") if shutil.which(d)), "python")
-    if shutil.which(requested) is None:
-        raise ArchiveError(f"decoder {requested!r} is not on PATH (use --decoder auto or python)")
-    return requested
-
-
-def _decoder_command(decoder: str, path: Path, threads: int) -> list[str]:
-    if decoder == "lbzip2":
-        return ["lbzip2", "-d", "-c", "-n", str(threads), str(path)]
-    return ["pbzip2", "-d", "-c", f"-p{threads}", str(path)]
-
-
-def _drain(stream: IO[bytes]) -> None:
-    """Read to the end so the decoder checks the last block (CRC, end-of-stream marker)."""
-    while stream.read(_PIPE_BUFFER):
-        pass
-
-
-@contextlib.contextmanager
-def decompressed(path: Path, decoder: str, threads: int = 1) -> Iterator[IO[bytes]]:
-    """Yield the archive's decompressed bytes as a stream; raise ArchiveError if it is corrupt."""
-    if decoder == "python":
-        try:
-            with bz2.open(path, "rb") as stream:
-                yield stream
-                _drain(stream)
-        except (OSError, EOFError, ValueError) as error:
-            raise ArchiveError(f"{path}: corrupt or truncated bzip2 data ({error})") from error
-        return
-    with tempfile.TemporaryFile() as stderr:
-        proc = subprocess.Popen(
-            _decoder_command(decoder, path, threads),
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr,
-            bufsize=_PIPE_BUFFER,
-        )
-        assert proc.stdout is not None
-        def decoder_failure() -> ArchiveError | None:
-            if proc.returncode in (None, 0):
-                return None
-            stderr.seek(0)
-            message = stderr.read().decode(errors="replace").strip().replace("\n", " | ")
-            return ArchiveError(f"{path}: {decoder} exited with status {proc.returncode}: "
-                                f"{message}")
-
-        try:
-            try:
-                yield proc.stdout
-            except (tarfile.TarError, EOFError, OSError) as error:
-                # A truncated stream usually shows up first as a tar error; the decoder's own
-                # message (which has usually exited by then) says more, so prefer it.
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(timeout=1.0)
-                failure = decoder_failure()
-                if failure is not None:
-                    raise failure from error
-                raise
-            _drain(proc.stdout)
-            proc.wait()
-            failure = decoder_failure()
-            if failure is not None:
-                raise failure
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            proc.stdout.close()
-
-
-def iter_members(path: Path, decoder: str, threads: int, counts: Counts,
-                 max_member_bytes: int = MAX_MEMBER_BYTES,
-                 ) -> Iterator[tuple[str, str, bytes | None, str | None]]:
-    """Yield ``(mbid, member name, bytes or None, reason if None)`` for each record of one archive.
-
-    Skipped and rejected members are counted (and logged) here. Tar or bzip2 errors become an
-    :class:`ArchiveError` naming the archive.
-    """
-    try:
-        with decompressed(path, decoder, threads) as stream, \
-                tarfile.open(fileobj=stream, mode="r|") as tar:
-            for info in tar:
-                action, detail = classify_member(info)
-                if action == "skip":
-                    counts.skipped += 1
-                    log.debug("%s: skipped %s (%s)", path.name, info.name, detail)
-                    continue
-                if action == "reject":
-                    counts.rejected += 1
-                    log.warning("%s: rejected member %r: %s", path.name, info.name, detail)
-                    mbid = _mbid_of_name(info.name)
-                    if mbid is not None:
-                        yield mbid, info.name, None, f"rejected member: {detail}"
-                    continue
-                if info.size > max_member_bytes:
-                    yield detail, info.name, None, f"member too large: {info.size} bytes"
-                    continue
-                handle = tar.extractfile(info)
-                assert handle is not None
-                yield detail, info.name, handle.read(), None
-    except (tarfile.TarError, EOFError, OSError) as error:
-        raise ArchiveError(f"{path}: corrupt or truncated archive ({error})") from error
-
 
 # ----------------------------------------------------------------------------- writing
 

@@ -1204,11 +1204,73 @@ def build_mirror(out: Path, n_recordings: int, seed: int, workers: int = 1,
     return world
 
 
+#: The final AcousticBrainz dumps' layout: ``<root>/lowlevel/<2 hex>/<1 hex>/<mbid>-<n>.json``.
+DUMP_ROOT = "acousticbrainz-lowlevel-json-20220623"
+
+
+def _release_documents(archives: Sequence[Path]) -> list[tuple[str, bytes]]:
+    """``(mbid, bytes)`` of every ``<mbid>.json`` member of release archives, in MBID order."""
+    docs = []
+    for archive in archives:
+        with tarfile.open(archive, mode="r:bz2") as tar:
+            for info in tar:
+                name = Path(info.name).name
+                if info.isreg() and name.endswith(".json"):
+                    handle = tar.extractfile(info)
+                    assert handle is not None
+                    docs.append((name.removesuffix(".json"), handle.read()))
+    return sorted(docs)
+
+
+def dump_members(docs: Sequence[tuple[str, bytes]], seed: int,
+                 ) -> list[tuple[str, bytes]]:
+    """The members of a small dump: every document as ``-0``, a few again as ``-1``, bad ones.
+
+    Bad members show what the tagger does with them (errors TSV, never a stop): a truncated
+    document, one that is not JSON, one without a descriptor; a ``README`` is skipped.
+    """
+    rng = np.random.default_rng([seed, 17])
+    members: list[tuple[str, bytes]] = []
+
+    def path(mbid: str, n: int) -> str:
+        return f"{DUMP_ROOT}/lowlevel/{mbid[:2]}/{mbid[2]}/{mbid}-{n}.json"
+
+    for mbid, data in docs:
+        members.append((path(mbid, 0), data))
+        if rng.random() < 0.1:
+            members.append((path(mbid, 1), data))
+    bad = [_uuid(rng) for _ in range(3)]
+    good = orjson.loads(docs[0][1]) if docs else {"lowlevel": {}}
+    good.get("lowlevel", {}).pop("spectral_centroid", None)
+    members += [(path(bad[0], 0), docs[0][1][: len(docs[0][1]) // 2] if docs else b"{"),
+                (path(bad[1], 0), b"not json at all"),
+                (path(bad[2], 0), orjson.dumps(good)),
+                (f"{DUMP_ROOT}/README", b"a demo dump in the layout of AcousticBrainz's\n")]
+    return sorted(members)
+
+
+def write_dump(archives: Sequence[Path], out: Path, seed: int) -> int:
+    """Write a ``.tar.zst`` in the dump layout from release archives; returns its members."""
+    import zstandard
+
+    members = dump_members(_release_documents(archives), seed)
+    with atomic_path(out) as tmp, open(tmp, "wb") as raw, \
+            zstandard.ZstdCompressor(level=3).stream_writer(raw) as stream, \
+            tarfile.open(fileobj=stream, mode="w|", format=tarfile.GNU_FORMAT) as tar:
+        for name, data in members:
+            tar.addfile(_tarinfo(name, len(data)), io.BytesIO(data))
+    return len(members)
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m abgd.demo",
         description="Write a demo mirror of the AcousticBrainz Genre Dataset release.")
-    parser.add_argument("--out", type=Path, required=True, help="mirror folder to write")
+    parser.add_argument("--out", type=Path, required=True,
+                        help="mirror folder to write (with --dump-from: the .tar.zst to write)")
+    parser.add_argument("--dump-from", type=Path, nargs="+", metavar="ARCHIVE",
+                        help="instead of a mirror, write a small AcousticBrainz data dump "
+                        "(.tar.zst, dump layout, a few bad members) from these release archives")
     parser.add_argument("--recordings", type=int, default=4000,
                         help="recordings in the union of the four sources (default 4000)")
     parser.add_argument("--seed", type=int, default=0)
@@ -1228,6 +1290,10 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.verbose)
     if not 0.0 <= args.odd_beats <= 1.0:
         raise SystemExit("--odd-beats must be within [0, 1]")
+    if args.dump_from:
+        count = write_dump(args.dump_from, args.out, args.seed)
+        log.info("dump of %d members written to %s", count, args.out)
+        return 0
     build_mirror(args.out, args.recordings, args.seed, args.workers, args.odd_beats,
                  args.taxonomy)
     log.info("mirror written to %s", args.out)

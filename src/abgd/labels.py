@@ -264,3 +264,11 @@ def write_groundtruth_tsv(frame: pd.DataFrame, path: str | os.PathLike[str]) -> 
         for mbid, group, labels in rows:
             padded = [*labels, *([""] * (width - len(labels)))]
             handle.write("\t".join([mbid, group, *padded]) + "\n")
+
+
+def read_groundtruth(path: str | os.PathLike[str]) -> tuple[list[str], list[list[str]]]:
+    """MBIDs and label lists of a ground-truth Parquet (``mbid``, ``labels``)."""
+    table = pq.read_table(path, columns=["mbid", "labels"])
+    ids = table.column("mbid").to_pylist()
+    labels = [list(x) if x is not None else [] for x in table.column("labels").to_pylist()]
+    return ids, labels

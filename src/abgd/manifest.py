@@ -18,9 +18,9 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from abgd.convert import ERRORS_HEADER
 from abgd.features import FEATURE_NAMES, FEATURE_SCHEMA_VERSION
 from abgd.io import md5_file, provenance, write_json
+from abgd.members import ERRORS_HEADER
 from abgd.progress import setup_logging
 
 log = logging.getLogger("abgd.manifest")

@@ -29,32 +29,24 @@ from __future__ import annotations
 import argparse
 import logging
 import math
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow.parquet as pq
 from scipy import sparse
 from sklearn.metrics import precision_recall_curve
 
 from abgd import metrics
-from abgd.decode import binarize, consistent_binarize, parent_columns, read_scores
+from abgd.decoding import binarize, consistent_binarize, parent_columns
 from abgd.io import provenance, write_json
+from abgd.labels import read_groundtruth
 from abgd.progress import progress, setup_logging
+from abgd.scores import read_scores
 
 LOG = logging.getLogger("abgd.threshold")
 TOP_K_FOR_GRID = 16
 PARENT_RATIOS = (0.0, 0.25, 0.5, 0.75, 1.0)
-
-
-def read_groundtruth(path: str | os.PathLike[str]) -> tuple[list[str], list[list[str]]]:
-    """MBIDs and label lists of a ground-truth Parquet (``mbid``, ``labels``)."""
-    table = pq.read_table(path, columns=["mbid", "labels"])
-    ids = table.column("mbid").to_pylist()
-    labels = [list(x) if x is not None else [] for x in table.column("labels").to_pylist()]
-    return ids, labels
 
 
 def truth_for_scores(score_ids: Sequence[str], gt_ids: Sequence[str],

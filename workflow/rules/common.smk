@@ -1,4 +1,5 @@
 # Helpers shared by every stage (config validation, names and paths, resources).
+import os
 import re
 
 from snakemake.exceptions import WorkflowError
@@ -396,6 +397,59 @@ def mem_mb_from_input(factor, floor_mb):
     return mem_mb
 
 
+# ---------------------------------------------------------------- tag
+
+TAG_SYSTEMS = ["single", "fusion"]
+DEMO_DUMP = f"{RES}/acousticbrainz-lowlevel-json-demo.tar.zst"
+_TAG_SUFFIX = re.compile(r"(\.tar(\.(bz2|gz|zst))?|\.json)$")
+
+
+def _tag_inputs():
+    """Input name (file name without its archive suffixes) -> path; names must be unique."""
+    table = {}
+    for path in config["tag"]["inputs"]:
+        name = _TAG_SUFFIX.sub("", os.path.basename(path))
+        if name in table:
+            raise WorkflowError(f"config tag.inputs: two inputs named {name!r}")
+        table[name] = path
+    return table
+
+
+TAG_INPUTS = _tag_inputs()
+
+
+def tag_input(wildcards):
+    return TAG_INPUTS[wildcards.tag_input]
+
+
+def tag_outputs(name):
+    folder = f"{OUT}/tag/{name}"
+    return {
+        "scores": [f"{folder}/scores/{s}/{src}.parquet" for s in TAG_SYSTEMS for src in SOURCES],
+        "runs": [f"{folder}/runs/{s}/{src}.tsv" for s in TAG_SYSTEMS for src in SOURCES],
+        "errors": f"{folder}/errors.tsv",
+        "summary": f"{folder}/summary.json",
+    }
+
+
+def tag_study_files(wildcards=None):
+    files = []
+    for system in TAG_SYSTEMS:
+        for source in SOURCES:
+            files += [model_files(system, source)["metrics"],
+                      f"{OUT}/thresholds/{system}/{source}.json"]
+    return files
+
+
+def tag_study_dir(wildcards, input):
+    """results/<dataset>, from the first model file (models/<system>/<source>/metrics.json)."""
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(input.study[0]))))
+
+
+def all_tag_outputs(wildcards=None):
+    return [tag_outputs(name)["summary"] for name in TAG_INPUTS]
+
+
 # ---------------------------------------------------------------- targets
 
 def study_targets():
@@ -406,6 +460,7 @@ def study_targets():
         f"{OUT}/evaluation/tables.md",
         f"{OUT}/figures/training_curves.png",
         f"{OUT}/abgd-{DATASET}-{GIT_SHA}.tar.gz",
+        *all_tag_outputs(),
     ]
 
 

@@ -1,0 +1,176 @@
+"""Speed of ``abgd tag`` against its floor, zstd decoding + orjson parsing alone.
+
+    .venv/bin/python benchmarks/bench_tag.py [--study results/demo] [--docs 3000] [--pairs 3]
+
+Without ``--study`` the networks are the paper's, at the real release's size (2669 → 256 →
+766/315/327/296 labels for allmusic/discogs/lastfm/tagtraum, fusion 4 × 256 → labels), with
+random weights: speed does not depend on the weights, and a demo study's label counts are
+smaller than the real ones.
+
+A dump-format ``.tar.zst`` (members ``<root>/lowlevel/<2 hex>/<1 hex>/<mbid>-0.json``) is written
+from real-shaped documents: the real JSONs of ../shared/data/lowlevel_json, perturbed, when
+present, else the demo generator's full documents, cycled under fresh MBIDs. Then, on one core
+(torch and the decoders single-threaded), alternately (A B A B, ``--pairs`` times):
+
+* floor: stream the archive with zstandard + tarfile and ``orjson.loads`` every member;
+* tag: :func:`abgd.tag.tag` with the study's single and fusion models (all sources), writing
+  its score Parquets, run files and errors TSV (loading the models is reported apart: it is
+  paid once per job, not per document).
+
+It prints the median docs/s of both, their ratio (goal ≥ 0.6), and the projected time for the
+29 M documents of AcousticBrainz's dumps on one 16-core node (16 jobs, one per core). Exit
+status 1 when the goal is missed. The process's peak RSS is printed too (a tag job's budget
+is 1 GB whatever its input size).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import shutil
+import statistics
+import sys
+import tarfile
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import orjson
+import torch
+import zstandard
+
+from abgd import demo
+from abgd.features import N_FEATURES
+from abgd.inference import configure_torch
+from abgd.nets import GenreNet
+from abgd.tag import Study, System, load_study, tag
+
+REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "lowlevel_json"
+GOAL = 0.6
+DUMP_DOCUMENTS = 29_000_000
+NODE_CORES = 16
+
+
+REAL_LABELS = {"allmusic": 766, "discogs": 315, "lastfm": 327, "tagtraum": 296}
+
+
+def paper_study() -> Study:
+    """The paper's networks at the real release's label counts, random weights."""
+    torch_seed = 0
+    systems = []
+    for name in ("single", "fusion"):
+        for source, k in REAL_LABELS.items():
+            labels = [f"{source}{j:04d}" for j in range(k)]
+            torch.manual_seed(torch_seed)
+            torch_seed += 1
+            net = (GenreNet(N_FEATURES, labels, hidden=256) if name == "single" else
+                   GenreNet(256 * len(REAL_LABELS), labels, hidden=0,
+                            l2_blocks=len(REAL_LABELS))).eval()
+            systems.append(System(name, source, net, labels, 0.5, None, labels))
+    return Study(sources=list(REAL_LABELS), systems=systems, decoding="per_label",
+                 hierarchy="none")
+
+
+def perturb(node, rng: np.random.Generator):
+    if isinstance(node, dict):
+        return {k: v if k == "metadata" else perturb(v, rng) for k, v in node.items()}
+    if isinstance(node, list):
+        return [perturb(v, rng) for v in node]
+    if isinstance(node, float):
+        return float(f"{node * (1.0 + 0.05 * rng.standard_normal()):.12g}")
+    return node
+
+
+def documents(n_distinct: int, seed: int) -> list[bytes]:
+    rng = np.random.default_rng(seed)
+    real = [orjson.loads(p.read_bytes()) for p in sorted(REAL.glob("*.json"))]
+    if real:
+        return [orjson.dumps(perturb(real[i % len(real)], rng)) for i in range(n_distinct)]
+    return [demo.dumps_document(demo.make_document(rng)) for _ in range(n_distinct)]
+
+
+def write_dump(path: Path, docs: list[bytes], n: int, seed: int) -> int:
+    rng = np.random.default_rng(seed)
+    names = sorted(str(uuid.UUID(bytes=rng.bytes(16))) for _ in range(n))
+    total = 0
+    with open(path, "wb") as raw, zstandard.ZstdCompressor(level=3).stream_writer(raw) as out, \
+            tarfile.open(fileobj=out, mode="w|") as tar:
+        for i, mbid in enumerate(names):
+            data = docs[i % len(docs)]
+            info = tarfile.TarInfo(f"{demo.DUMP_ROOT}/lowlevel/{mbid[:2]}/{mbid[2]}/{mbid}-0.json")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+            total += len(data)
+    return total
+
+
+def floor(path: Path) -> float:
+    start = time.perf_counter()
+    count = 0
+    with open(path, "rb") as raw, \
+            zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True) as stream, \
+            tarfile.open(fileobj=stream, mode="r|") as tar:
+        for info in tar:
+            handle = tar.extractfile(info)
+            if handle is not None:
+                orjson.loads(handle.read())
+                count += 1
+    return count / (time.perf_counter() - start)
+
+
+def run_tag(path: Path, study, work: Path) -> float:
+    out = work / "tagged"
+    shutil.rmtree(out, ignore_errors=True)
+    start = time.perf_counter()
+    counts = tag([path], study, out)
+    return counts["converted"] / (time.perf_counter() - start)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--study", type=Path,
+                        help="a finished study (default: paper-sized random networks)")
+    parser.add_argument("--docs", type=int, default=3000)
+    parser.add_argument("--distinct", type=int, default=200)
+    parser.add_argument("--pairs", type=int, default=3)
+    parser.add_argument("--workdir", type=Path)
+    args = parser.parse_args()
+    configure_torch(1, "cpu")
+    start = time.perf_counter()
+    study = load_study(args.study) if args.study else paper_study()
+    load_s = time.perf_counter() - start
+    work = Path(tempfile.mkdtemp(dir=args.workdir))
+    try:
+        dump = work / "dump.tar.zst"
+        size = write_dump(dump, documents(args.distinct, 0), args.docs, 1)
+        print(f"{args.docs} documents, {size / args.docs / 1e3:.0f} kB each "
+              f"({'real, perturbed' if any(REAL.glob('*.json')) else 'demo generator'}), "
+              f"{dump.stat().st_size / 1e6:.1f} MB .tar.zst; study {args.study or 'paper-sized'}: "
+              f"{len(study.systems)} networks loaded in {load_s:.1f} s")
+        rates: dict[str, list[float]] = {"floor": [], "tag": []}
+        for _ in range(args.pairs):
+            rates["floor"].append(floor(dump))
+            rates["tag"].append(run_tag(dump, study, work))
+        f, t = statistics.median(rates["floor"]), statistics.median(rates["tag"])
+        for name, values in rates.items():
+            print(f"{name:5s}: median {statistics.median(values):7.0f} docs/s "
+                  f"(runs: {', '.join(f'{v:.0f}' for v in values)})")
+        ratio = t / f
+        hours = DUMP_DOCUMENTS / (t * NODE_CORES) / 3600
+        print(f"tag / floor = {ratio:.2f} (goal >= {GOAL}: {'met' if ratio >= GOAL else 'MISSED'})")
+        print(f"projection: {DUMP_DOCUMENTS / 1e6:.0f} M documents on one {NODE_CORES}-core node "
+              f"({NODE_CORES} jobs of one core) = {hours:.1f} h (+ {load_s:.0f} s of model "
+              "loading per job)")
+        status = Path("/proc/self/status").read_text().splitlines()
+        peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM")) / 1024
+        print(f"peak RSS of this process (imports, 8 networks, all runs): {peak:.0f} MB "
+              f"(a tag job's budget: 1000 MB)")
+        return 0 if ratio >= GOAL else 1
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

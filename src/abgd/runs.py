@@ -1,0 +1,103 @@
+"""MediaEval run files: writing, reading (as ``eval.R`` does) and checking (as ``check.R`` does).
+
+A run file has one line per recording: its MBID, then its labels, TAB-separated, no header.
+Rows are written sorted by MBID and labels in vocabulary order. Every file the project writes is
+checked with :func:`check_run` before it is renamed into place; ``abgd check`` runs the same check
+on anyone's file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+from scipy import sparse
+
+from abgd.io import atomic_path
+
+_MAX_LISTED = 10
+
+
+def run_lines(ids: Sequence[str], labels: Sequence[str],
+              pred: sparse.csr_matrix) -> Iterable[str]:
+    """Run-file lines, rows sorted by MBID, labels in the order of ``labels``."""
+    pred = sparse.csr_matrix(pred)
+    pred.sort_indices()
+    label_arr = np.asarray(labels, dtype=object)
+    for row in np.argsort(np.asarray(ids, dtype=str), kind="stable"):
+        cols = pred.indices[pred.indptr[row]:pred.indptr[row + 1]]
+        yield "\t".join([str(ids[row]), *label_arr[cols].tolist()]) + "\n"
+
+
+def write_run(path: str | os.PathLike[str], ids: Sequence[str], labels: Sequence[str],
+              pred: sparse.csr_matrix, vocabulary: Sequence[str] | None = None) -> None:
+    """Write a run file atomically, after it passed :func:`check_run`."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as handle:
+            handle.writelines(run_lines(ids, labels, pred))
+        check_run(tmp, vocabulary if vocabulary is not None else labels, ids, name=str(path))
+
+
+def _fail(name: str, line_no: int | None, message: str) -> None:
+    where = f"{name}, line {line_no}" if line_no is not None else name
+    raise ValueError(f"{where}: {message}")
+
+
+def check_run(path: str | os.PathLike[str], vocabulary: Iterable[str],
+              expected_ids: Iterable[str], *, name: str | None = None) -> int:
+    """The official ``check.R`` rules; returns the number of lines. ``name`` labels messages.
+
+    Stricter than check.R in one place: an empty label field (``a\\t\\tb``) is refused, since
+    our writers never produce one and check.R would silently skip it.
+    """
+    name = name or str(path)
+    vocab = set(vocabulary)
+    seen: dict[str, int] = {}
+    with open(path, encoding="utf-8", newline="") as handle:
+        for line_no, raw in enumerate(handle, start=1):
+            line = raw.rstrip("\n").rstrip("\r")
+            if not line:
+                _fail(name, line_no, "empty line")
+            parts = line.split("\t")
+            mbid, labels = parts[0], parts[1:]
+            if not mbid:
+                _fail(name, line_no, "empty RecordingID")
+            if not labels or not any(labels):
+                _fail(name, line_no, f"no labels for {mbid!r}")
+            if "" in labels:
+                _fail(name, line_no, f"empty label field for {mbid!r}")
+            if len(set(labels)) != len(labels):
+                dup = sorted({x for x in labels if labels.count(x) > 1})
+                _fail(name, line_no, f"duplicate labels for {mbid!r}: {dup}")
+            unknown = [x for x in labels if x not in vocab]
+            if unknown:
+                _fail(name, line_no, f"unknown labels for {mbid!r}: {unknown}")
+            if mbid in seen:
+                _fail(name, line_no, f"duplicate RecordingID {mbid!r} (first on line {seen[mbid]})")
+            seen[mbid] = line_no
+    expected = set(expected_ids)
+    unknown_ids = sorted(set(seen) - expected)
+    if unknown_ids:
+        first = unknown_ids[0]
+        _fail(name, seen[first], f"unknown RecordingID {first!r} "
+              f"({len(unknown_ids)} unknown: {unknown_ids[:_MAX_LISTED]})")
+    missing = sorted(expected - set(seen))
+    if missing:
+        _fail(name, None, f"{len(missing)} missing RecordingIDs: {missing[:_MAX_LISTED]}")
+    return len(seen)
+
+
+def read_run(path: str | os.PathLike[str]) -> tuple[list[str], list[list[str]]]:
+    """IDs and label lists of a run file, with eval.R's reading (empty fields dropped)."""
+    ids: list[str] = []
+    label_lists: list[list[str]] = []
+    with open(path, encoding="utf-8", newline="") as handle:
+        for raw in handle:
+            line = raw.rstrip("\n").rstrip("\r")
+            if not line:
+                continue
+            parts = line.split("\t")
+            ids.append(parts[0])
+            label_lists.append([x for x in parts[1:] if x])
+    return ids, label_lists

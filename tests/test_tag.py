@@ -1,0 +1,142 @@
+"""abgd.tag on small networks built here and a dump-format archive with bad members.
+
+The expected scores come from the path ``predict`` and ``embed`` take (``parse_document`` →
+``score_rows``), not from the tagger's own batching.
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+import torch
+
+from abgd import demo
+from abgd import tag as T
+from abgd.features import N_FEATURES, parse_document
+from abgd.inference import score_rows
+from abgd.members import Counts
+from abgd.nets import GenreNet
+from abgd.runs import read_run
+
+LABELS = {"a": ["jazz", "rock", "rock---punk"], "b": ["Pop", "Rock"]}
+
+
+@pytest.fixture(scope="module")
+def docs() -> list[tuple[str, bytes]]:
+    rng = np.random.default_rng(3)
+    out = []
+    for _ in range(7):
+        doc = demo.make_document(rng)
+        out.append((demo._uuid(rng), demo.dumps_document(doc)))
+    return sorted(out)
+
+
+@pytest.fixture(scope="module")
+def dump(tmp_path_factory, docs) -> Path:
+    """The demo's dump writer, fed with a release-format archive of ``docs``."""
+    folder = tmp_path_factory.mktemp("dump")
+    archive = folder / "acousticbrainz-mediaeval-features-validation-01234567.tar.bz2"
+    with tarfile.open(archive, "w:bz2") as tar:
+        for mbid, data in docs:
+            info = tarfile.TarInfo(f"validation/{mbid[:2]}/{mbid}.json")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    path = folder / "dump.tar.zst"
+    demo.write_dump([archive], path, seed=5)
+    return path
+
+
+def network(n_inputs: int, labels: list[str], seed: int, **options) -> GenreNet:
+    torch.manual_seed(seed)
+    net = GenreNet(n_inputs, labels, **options).eval()
+    net.set_scaler(np.full(n_inputs, 0.1, np.float32), np.full(n_inputs, 50.0, np.float32))
+    return net
+
+
+@pytest.fixture(scope="module")
+def study() -> T.Study:
+    systems = []
+    for i, (source, labels) in enumerate(LABELS.items()):
+        systems.append(T.System("single", source, network(N_FEATURES, labels, i, hidden=8),
+                                labels, 0.5, None, labels))
+    for i, (source, labels) in enumerate(LABELS.items()):
+        net = network(16, labels, 10 + i, hidden=0, l2_blocks=2)
+        net.set_scaler(np.zeros(16, np.float32), np.ones(16, np.float32))
+        systems.append(T.System("fusion", source, net, labels, 0.5, None, labels))
+    return T.Study(sources=list(LABELS), systems=systems, decoding="per_label", hierarchy="none")
+
+
+def test_bad_members_go_to_errors_and_the_dump_goes_on(dump, docs, study, tmp_path):
+    counts = T.tag([dump], study, tmp_path, batch_size=3)
+    errors = pd.read_csv(tmp_path / "errors.tsv", sep="\t")
+    assert len(errors) == 3 and counts["errored"] == 3
+    assert {r.split(":")[0] for r in errors["reason"]} == {
+        "truncated member", "invalid JSON", "missing descriptor"}
+    assert all(m.startswith(demo.DUMP_ROOT + "/lowlevel/") for m in errors["member"])
+    assert counts["skipped"] == 1  # the README member
+    table = pq.read_table(tmp_path / "scores" / "single" / "a.parquet").to_pandas()
+    assert sorted(set(table["mbid"])) == [m for m, _ in docs]  # every good document
+    assert counts["converted"] == len(table) and counts["recordings"] == len(docs)
+    for system in ("single", "fusion"):
+        for source, labels in LABELS.items():
+            ids, label_lists = read_run(tmp_path / "runs" / system / f"{source}.tsv")
+            assert sorted(ids) == [m for m, _ in docs]  # one line per MBID
+            assert all(set(row) <= set(labels) and row for row in label_lists)
+
+
+def test_scores_follow_predict_and_embed(dump, docs, study, tmp_path):
+    T.tag([dump], study, tmp_path, batch_size=4)
+    x = np.stack([parse_document(data)[0] for _, data in docs])
+    singles = {s.source: s.network for s in study.systems if s.name == "single"}
+    embeddings = np.concatenate([score_rows(singles[s], x, output="embed")
+                                 for s in study.sources], axis=1)
+    for system in study.systems:
+        expected = score_rows(system.network, x if system.name == "single" else embeddings)
+        table = pq.read_table(tmp_path / "scores" / system.name / f"{system.source}.parquet"
+                              ).to_pandas()
+        first = table[table["submission"] == 0].set_index("mbid").loc[[m for m, _ in docs]]
+        assert list(table.columns) == ["mbid", "submission", *system.labels]
+        np.testing.assert_allclose(first[system.labels].to_numpy(), expected,
+                                   rtol=1e-5, atol=1e-6)
+
+
+def test_files_and_folders_are_inputs_too(docs, tmp_path):
+    folder = tmp_path / "in" / "deep" / "er"
+    folder.mkdir(parents=True)
+    for n, (mbid, data) in enumerate(docs[:3]):
+        (folder / f"{mbid}-{n}.json").write_bytes(data)
+    (folder / "notes.json").write_text("{}")  # not a document name: skipped
+    single = tmp_path / "odd-name.json"
+    single.write_bytes(docs[3][1])
+    counts = Counts()
+    found = list(T.iter_documents([tmp_path / "in", single], counts))
+    assert [(m, n) for m, n, *_ in found[:3]] == [(m, n) for n, (m, _) in enumerate(docs[:3])]
+    assert found[3][4] is not None and "not a <uuid>" in found[3][4]  # named, not dropped
+    assert counts.skipped == 1
+
+
+def test_submission_names():
+    mbid = "0123abcd-0000-4000-8000-00000000abcd"
+    assert T.submission_of(f"x/y/{mbid}-12.json") == (mbid, 12)
+    assert T.submission_of(f"{mbid.upper()}.json") == (mbid, 0)
+    assert T.submission_of(f"{mbid}-x.json") is None
+
+
+def test_user_tools_import_no_workflow_step():
+    """``abgd.dataset``, ``score``, ``check`` and ``tag`` stand on library modules only."""
+    import subprocess
+    import sys
+
+    from abgd.cli import STEPS
+
+    code = ("import sys, abgd.dataset, abgd.score, abgd.check, abgd.tag; "
+            "print(' '.join(m for m in sys.modules if m.startswith('abgd.')))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True).stdout.split()
+    assert not {f"abgd.{step}" for step in STEPS} & set(loaded), loaded

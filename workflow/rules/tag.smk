@@ -1,0 +1,45 @@
+# Beyond the study: genre labels for new AcousticBrainz documents (config `tag.inputs`), one job
+# per input so that a cluster tags the parts of a whole data dump in parallel.
+
+
+rule demo_dump:
+    input:
+        archives=[f"{MIRROR}/{ARCHIVES[part]}" for part in PARTS["validation"]],
+    output:
+        DEMO_DUMP,
+    params:
+        seed=config["demo"]["seed"],
+    log:
+        f"{OUT}/logs/demo_dump/demo_dump.log",
+    conda:
+        ENV
+    shell:
+        "python -m abgd.demo --out {output} --dump-from {input.archives} --seed {params.seed}"
+        " > {log} 2>&1"
+
+
+rule tag:
+    input:
+        data=tag_input,
+        study=tag_study_files(),
+    output:
+        **tag_outputs("{tag_input}"),
+    params:
+        study=tag_study_dir,
+        decoding=config["tag"]["decoding"],
+        hierarchy=config["tag"]["hierarchy"],
+        batch_size=config["tag"]["batch_size"],
+    log:
+        f"{OUT}/logs/tag/{{tag_input}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/tag/{{tag_input}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=240,
+    conda:
+        ENV
+    shell:
+        "python -m abgd.tag {input.data} --study {params.study} --out $(dirname {output.summary})"
+        " --decoding {params.decoding} --hierarchy {params.hierarchy}"
+        " --batch-size {params.batch_size} --threads {threads} > {log} 2>&1"
