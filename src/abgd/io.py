@@ -122,3 +122,17 @@ def provenance(step: str, params: dict[str, Any] | None = None,
         "versions": package_versions(),
         "argv": [Path(sys.argv[0]).name, *sys.argv[1:]],
     }
+
+
+def write_scores(path: str | os.PathLike[str], mbids: Any, labels: Any,
+                 scores: np.ndarray) -> None:
+    """A scores table (``mbid`` + one float32 column per label), the layout every system writes
+    so that thresholds, decoding and evaluation read any system alike."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns = [pa.array(list(mbids), pa.string())]
+    columns += [pa.array(scores[:, j].astype(np.float32)) for j in range(scores.shape[1])]
+    table = pa.Table.from_arrays(columns, names=["mbid", *labels])
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)

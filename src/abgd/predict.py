@@ -9,17 +9,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-from collections.abc import Sequence
-
-import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 # Lightning-free imports only: each prediction job would pay seconds for ``import lightning``.
 from abgd.inference import configure_torch, load_network, score_rows
 from abgd.inputs import check_finite, read_embeddings, read_features, require_found, select_mbids
-from abgd.io import atomic_path
+from abgd.io import write_scores
 from abgd.nets import GenreNetMixin
 from abgd.progress import setup_logging
 
@@ -31,15 +25,6 @@ def check_kind(module: GenreNetMixin, kind: str, model_dir: str) -> None:
     if fusion != (kind == "fusion"):
         raise ValueError(f"{model_dir}: a {'fusion' if fusion else 'single'} model, "
                          f"not --kind {kind}")
-
-
-def write_scores(path: str | os.PathLike[str], mbids: Sequence[str], labels: Sequence[str],
-                 scores: np.ndarray) -> None:
-    columns = [pa.array(list(mbids), pa.string())]
-    columns += [pa.array(scores[:, j].astype(np.float32)) for j in range(scores.shape[1])]
-    table = pa.Table.from_arrays(columns, names=["mbid", *labels])
-    with atomic_path(path) as tmp:
-        pq.write_table(table, tmp)
 
 
 def build_parser() -> argparse.ArgumentParser:
