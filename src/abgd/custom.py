@@ -19,8 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from abgd.inputs import (check_finite, read_embeddings, read_features, require_found,
-                         select_mbids, training_set)
+from abgd.inputs import (
+    check_finite,
+    read_embeddings,
+    read_features,
+    require_found,
+    select_mbids,
+    training_set,
+)
 from abgd.io import provenance, read_json, write_json, write_scores
 from abgd.plugins import PluginError, check_scores, load
 from abgd.progress import setup_logging
