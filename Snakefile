@@ -27,6 +27,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/splits.smk"
 include: "workflow/rules/models.smk"
 include: "workflow/rules/lgbm.smk"
+include: "workflow/rules/custom.smk"
 include: "workflow/rules/evaluation.smk"
 include: "workflow/rules/archive.smk"
 

@@ -176,6 +176,7 @@ def split_features(wildcards):
 if f"{workflow.basedir}/src" not in sys.path:
     sys.path.insert(0, f"{workflow.basedir}/src")
 
+from abgd import plugins as _plugins  # noqa: E402
 from abgd import systems as _systems  # noqa: E402
 
 SEEDS = list(config["seeds"])
@@ -280,18 +281,26 @@ def all_thresholds(wildcards=None):
 # ---------------------------------------------------------------- step arguments
 
 def predict_inputs(wildcards):
-    if parse_system(wildcards.run)["base"] == "single":
-        return feature_manifests()
-    return run_embeddings(wildcards)
+    if parse_system(wildcards.run)["base"] == "fusion":
+        return run_embeddings(wildcards)
+    return feature_manifests()
 
 
 def predict_input_args(wildcards, input):
-    flag = "--features" if parse_system(wildcards.run)["base"] == "single" else "--embeddings"
+    flag = "--embeddings" if parse_system(wildcards.run)["base"] == "fusion" else "--features"
     return f"{flag} {input.inputs}"
 
 
 def predict_kind(wildcards):
-    return parse_system(wildcards.run)["base"]
+    """`--kind` and, for the multi-task network, the head (source) to score."""
+    base = parse_system(wildcards.run)["base"]
+    return f"multitask --head {wildcards.source}" if base == "multitask" else base
+
+
+def predict_model(wildcards):
+    """The checkpoint scoring this run's source (the multi-task model serves every source)."""
+    folder = "union" if parse_system(wildcards.run)["base"] == "multitask" else wildcards.source
+    return model_files(wildcards.run, folder)["ckpt"]
 
 
 def predict_groundtruth(wildcards):
@@ -372,6 +381,60 @@ def lgbm_input_args(wildcards, input):
     base = parse_system(wildcards.run)["base"]
     flag = "--features" if base == "lgbm_single" else "--embeddings"
     return f"--kind {base.removeprefix('lgbm_')} {flag} {input.inputs}"
+
+
+# ---------------------------------------------------------------- multitask and plug-ins
+
+def multitask_inputs(wildcards=None):
+    return {
+        "features": f"{OUT}/features/train.manifest.json",
+        "groundtruth": [f"{OUT}/groundtruth/{source}-train.parquet" for source in SOURCES],
+        "split": [f"{OUT}/splits/{source}.tsv" for source in SOURCES],
+        "split_summary": [f"{OUT}/splits/{source}.json" for source in SOURCES],
+    }
+
+
+def custom_entry(wildcards):
+    return CUSTOM[parse_system(wildcards.run)["base"]]
+
+
+def custom_module(wildcards):
+    """The plug-in's module: an import path, or a file looked up in the working directory, then
+    in the workflow's directory (so `examples/...` works from any --directory)."""
+    return _plugins.resolve(custom_entry(wildcards)["module"], [workflow.basedir])
+
+
+def custom_source_hash(wildcards):
+    """Changes when the plug-in's source file does: params tracking then reruns its jobs only."""
+    return _plugins.source_hash(custom_module(wildcards))
+
+
+def custom_params_json(wildcards):
+    import json
+
+    return json.dumps(custom_entry(wildcards).get("params", {}), sort_keys=True)
+
+
+def custom_inputs(wildcards):
+    kind = custom_entry(wildcards).get("inputs", "features")
+    inputs = []
+    if kind in ("features", "both"):
+        inputs += feature_manifests()
+    if kind in ("embeddings", "both"):
+        inputs += run_embeddings(wildcards)
+    return inputs
+
+
+def custom_input_args(wildcards, input):
+    kind = custom_entry(wildcards).get("inputs", "features")
+    files = list(input.inputs)
+    args = []
+    if kind in ("features", "both"):
+        args.append("--features " + " ".join(files[: len(SPLITS)]))
+        files = files[len(SPLITS):]
+    if files:
+        args.append("--embeddings " + " ".join(files))
+    return " ".join(args)
 
 
 # ---------------------------------------------------------------- resources
