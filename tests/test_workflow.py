@@ -24,8 +24,8 @@ def planned_jobs(result: subprocess.CompletedProcess[str]) -> dict[str, int]:
 def test_study_produces_every_final_output(study: Path) -> None:
     out = study / "results" / "tiny"
     summary = json.loads((out / "evaluation" / "summary.json").read_text())
-    assert {"random", "popularity", "single", "fusion"} <= set(summary)
-    for system in ("single", "fusion"):
+    assert {"random", "popularity", "single", "fusion", "multitask", "logreg"} <= set(summary)
+    for system in ("single", "fusion", "multitask", "logreg"):
         assert set(summary[system]) == {"allmusic", "discogs", "lastfm", "tagtraum"}
         for metrics in summary[system].values():
             assert 0.0 <= metrics["roc_auc"] <= 1.0
@@ -37,8 +37,12 @@ def test_study_produces_every_final_output(study: Path) -> None:
         assert (out / "figures" / f"{figure}.png").read_bytes()[:4] == b"\x89PNG"
     assert list(out.glob("abgd-tiny-*.tar.gz"))
     runs = sorted((out / "runs").glob("*/*-validation.tsv"))
-    # random, popularity + 4 trained systems x {per-label, global} x {plain, consistent}, 4 sources
-    assert len(runs) == (2 + 4 * 2 * 2) * 4
+    # random, popularity + 6 trained systems (single, fusion, lgbm_single, lgbm_fusion, multitask,
+    # the logreg plug-in) x {per-label, global} x {plain, consistent}, 4 sources
+    assert len(runs) == (2 + 6 * 2 * 2) * 4
+    tables = (out / "evaluation" / "tables.md").read_text()
+    assert "multitask" in tables and "logreg" in tables
+    assert (out / "models" / "multitask" / "union" / "model.ckpt").exists()
     assert {"lgbm_single", "lgbm_fusion", "fusion-global-consistent"} <= set(summary)
 
 
@@ -65,6 +69,30 @@ def test_fusion_option_reruns_only_fusion_and_what_follows(study: Path) -> None:
     assert untouched.isdisjoint(jobs), jobs
     # fusion's scores, thresholds, run files and evaluations follow; nothing of `single`.
     assert jobs["predict"] == 8 and jobs["threshold"] == 4
+
+
+LOGREG = ("custom_systems=[{'name': 'logreg', 'module': 'examples/logreg_plugin.py', "
+          "'inputs': 'features', 'params': {'C': 0.5, 'max_labels': 10, 'max_iter': 100}}]")
+
+
+def test_plugin_parameter_reruns_only_the_plugin(study: Path) -> None:
+    result = snakemake(study, "-n", "--config", LOGREG)
+    assert result.returncode == 0, result.stderr
+    jobs = planned_jobs(result)
+    # its 4 models, holdout + validation scores, thresholds, 4 decodings and their evaluations
+    assert jobs.get("train_custom") == 4 and jobs.get("predict_custom") == 8
+    assert jobs.get("threshold") == 4 and jobs.get("decode") == 16 and jobs.get("evaluate") == 16
+    untouched = {"train_single", "train_fusion", "train_multitask", "train_lgbm", "embed",
+                 "predict", "baseline", "split", "convert"}
+    assert untouched.isdisjoint(jobs), jobs
+
+
+def test_multitask_option_reruns_only_multitask(study: Path) -> None:
+    result = snakemake(study, "-n", "--config", "multitask={'enabled': True, 'lr': 0.002}")
+    assert result.returncode == 0, result.stderr
+    jobs = planned_jobs(result)
+    assert jobs.get("train_multitask") == 1 and jobs.get("predict") == 8
+    assert {"train_single", "train_fusion", "train_custom", "embed"}.isdisjoint(jobs), jobs
 
 
 def test_single_option_reruns_embeddings_and_fusion_but_not_data(study: Path) -> None:

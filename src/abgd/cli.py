@@ -7,8 +7,8 @@ import sys
 
 STEPS = (
     "demo", "download", "convert", "manifest", "groundtruth", "split", "stats", "train_single",
-    "embed", "train_fusion", "predict", "threshold", "decode", "baselines", "evaluate",
-    "summarize", "figures", "archive",
+    "embed", "train_fusion", "train_multitask", "custom", "predict", "threshold", "decode",
+    "baselines", "evaluate", "summarize", "figures", "archive",
 )
 #: Tools for users of a finished study (no workflow needed).
 TOOLS = ("score", "check", "tag")

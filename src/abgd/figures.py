@@ -8,6 +8,7 @@ figure never needs a model to be loaded.
 from __future__ import annotations
 
 import argparse
+import itertools
 from pathlib import Path
 
 import matplotlib
@@ -24,6 +25,8 @@ from abgd.progress import setup_logging
 
 FPR_GRID = np.linspace(0.0, 1.0, 201)
 
+
+UNION = "union"  # models/<system>/union/: one model for every source
 
 def _save(fig: plt.Figure, path: Path) -> None:
     with atomic_path(path) as tmp:
@@ -75,8 +78,10 @@ def plot_training_curves(epochs: dict[tuple[str, str], Path], sources: list[str]
                          systems: list[str], out: Path) -> None:
     fig, axes = _grid(len(sources))
     for ax, source in zip(axes, sources, strict=False):
-        for system, style in zip(systems, ("-", "--", ":", "-."), strict=False):
-            path = epochs.get((system, source))
+        for system, style in zip(systems, itertools.cycle(("-", "--", ":", "-.")),
+                                 strict=False):
+            # A model of all sources (the multi-task network) has one curve, drawn in each panel.
+            path = epochs.get((system, source), epochs.get((system, UNION)))
             if path is None:
                 continue
             log = pd.read_csv(path)
@@ -125,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     roc_fig, roc_axes = _grid(len(args.sources))
     f_fig, f_axes = _grid(len(args.sources))
     for roc_ax, f_ax, source in zip(roc_axes, f_axes, args.sources, strict=False):
-        for system, marker in zip(args.systems, ("o", "s", "^", "v"), strict=False):
+        for system, marker in zip(args.systems, itertools.cycle(("o", "s", "^", "v", "D", "P")),
+                                  strict=False):
             if (system, source) not in scores:
                 continue
             labels, score, truth = aligned(scores[(system, source)], truth_files[source])

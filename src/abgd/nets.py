@@ -140,6 +140,7 @@ def network_hparams(n_inputs: int, labels: Sequence[str], hidden: int = 256,
                     branch_width: int = 4000,
                     branch_activations: Sequence[str] = DEFAULT_BRANCH_ACTIVATIONS,
                     batch_norm: str = "top", branch_dropout: float | None = None,
+                    heads: Sequence[str] | None = None,
                     ) -> dict[str, Any]:
     """The checkpoint's ``hyper_parameters``: one validated dict from which both classifier
     classes build the same layers, so a checkpoint of one loads into the other.
@@ -156,6 +157,13 @@ def network_hparams(n_inputs: int, labels: Sequence[str], hidden: int = 256,
         "input_dropout": input_dropout, "lr": lr, "l2_blocks": l2_blocks, "init": init,
         "architecture": architecture,
     }
+    if heads is not None:
+        # A multi-task network: its outputs are the heads' labels, named ``<head>:<label>``,
+        # head after head (see ``head_columns``). Single-task checkpoints carry no ``heads``.
+        hparams["heads"] = list(heads)
+        for label in labels:
+            if label.split(":", 1)[0] not in hparams["heads"]:
+                raise ValueError(f"output {label!r} belongs to none of the heads {list(heads)}")
     if architecture == "wide":
         # Only the wide network's checkpoints carry its options: a paper checkpoint does not
         # pretend to have branches. Checkpoints from before this option load as "paper".
@@ -163,6 +171,21 @@ def network_hparams(n_inputs: int, labels: Sequence[str], hidden: int = 256,
         hparams |= {"branch_width": branch_width, "branch_activations": list(branch_activations),
                     "batch_norm": batch_norm, "branch_dropout": branch_dropout}
     return hparams
+
+
+def head_label(head: str, label: str) -> str:
+    """The output name of ``label`` in head ``head`` of a multi-task network."""
+    return f"{head}:{label}"
+
+
+def head_columns(labels: Sequence[str], head: str) -> tuple[np.ndarray, list[str]]:
+    """Output columns of one head and its labels without the prefix (source names hold no
+    ``:``, so the first one separates head and label whatever the label contains)."""
+    prefix = f"{head}:"
+    columns = [j for j, label in enumerate(labels) if label.startswith(prefix)]
+    if not columns:
+        raise ValueError(f"the network has no head {head!r}")
+    return np.asarray(columns, dtype=np.int64), [labels[j][len(prefix):] for j in columns]
 
 
 def build_from_hparams(hparams: dict[str, Any]) -> nn.Sequential:

@@ -13,7 +13,7 @@ import logging
 # Lightning-free imports only: each prediction job would pay seconds for ``import lightning``.
 from abgd.inference import configure_torch, load_network, score_rows
 from abgd.inputs import check_finite, read_embeddings, read_features, require_found, select_mbids
-from abgd.nets import GenreNetMixin
+from abgd.nets import GenreNetMixin, head_columns
 from abgd.progress import setup_logging
 from abgd.scores import write_scores
 
@@ -21,6 +21,12 @@ log = logging.getLogger("abgd.predict")
 
 
 def check_kind(module: GenreNetMixin, kind: str, model_dir: str) -> None:
+    multitask = "heads" in module.hparams
+    if multitask != (kind == "multitask"):
+        raise ValueError(f"{model_dir}: {'a' if multitask else 'not a'} multi-task model, "
+                         f"--kind {kind}")
+    if multitask:
+        return
     fusion = bool(module.hparams["l2_blocks"])
     if fusion != (kind == "fusion"):
         raise ValueError(f"{model_dir}: a {'fusion' if fusion else 'single'} model, "
@@ -30,7 +36,8 @@ def check_kind(module: GenreNetMixin, kind: str, model_dir: str) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m abgd.predict", description=__doc__)
     parser.add_argument("--model-dir", required=True)
-    parser.add_argument("--kind", choices=["single", "fusion"], required=True)
+    parser.add_argument("--kind", choices=["single", "fusion", "multitask"], required=True)
+    parser.add_argument("--head", help="multitask: the source whose head to score")
     inputs = parser.add_mutually_exclusive_group(required=True)
     inputs.add_argument("--features", nargs="+", help="feature Parquet parts or manifests")
     inputs.add_argument("--embeddings", nargs="+", help="embedding Parquet files, in order")
@@ -49,15 +56,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if (args.split is None) != (args.part is None):
         parser.error("--split and --part go together")
-    if (args.kind == "single") != (args.features is not None):
-        parser.error("--kind single takes --features, --kind fusion takes --embeddings")
+    if (args.kind != "fusion") != (args.features is not None):
+        parser.error("--kind single/multitask take --features, --kind fusion takes --embeddings")
+    if (args.kind == "multitask") != (args.head is not None):
+        parser.error("--head goes with --kind multitask (and only with it)")
     setup_logging(args.verbose)
     configure_torch(args.threads, "cpu")
     module = load_network(args.model_dir)
     check_kind(module, args.kind, args.model_dir)
     mbids = select_mbids(args.groundtruth, args.split, args.part)
-    what = "features" if args.kind == "single" else "embeddings"
-    if args.kind == "single":
+    what = "embeddings" if args.kind == "fusion" else "features"
+    if args.kind != "fusion":
         x, found = read_features(args.features, mbids)
     else:
         x, found = read_embeddings(args.embeddings, mbids)
@@ -67,8 +76,12 @@ def main(argv: list[str] | None = None) -> int:
                          f"{module.hparams['n_inputs']}")
     check_finite(x, mbids, what)
     scores = score_rows(module, x, batch_size=args.batch_size)
-    write_scores(args.out, mbids, module.labels, scores)
-    log.info("%d recordings × %d labels scored into %s", len(mbids), len(module.labels),
+    labels = module.labels
+    if args.kind == "multitask":
+        columns, labels = head_columns(module.labels, args.head)
+        scores = scores[:, columns]
+    write_scores(args.out, mbids, labels, scores)
+    log.info("%d recordings × %d labels scored into %s", len(mbids), len(labels),
              args.out)
     return 0
 

@@ -39,26 +39,17 @@ from abgd import published
 from abgd.io import atomic_open, read_json, write_json
 from abgd.metrics import OFFICIAL_COLUMNS
 from abgd.progress import setup_logging
+from abgd.systems import split_system
 
 LOG = logging.getLogger("abgd.summarize")
-SYSTEM_ORDER = ("random", "popularity", "single", "fusion")
+SYSTEM_ORDER = ("random", "popularity", "single", "fusion", "multitask")
 CSV_COLUMNS = ("system", "source", *OFFICIAL_COLUMNS, "roc_auc")
 HEADLINE = ("roc_auc", "Ftrackall", "Flabelall")
 EXTRA_CSV_COLUMNS = (
     "n_seeds", *(f"{m}_seed_sd" for m in HEADLINE),
     *(f"{m}_ci95_{end}" for m in HEADLINE for end in ("lo", "hi")),
 )
-VARIANT_TOKENS = ("per_label", "global", "consistent")
 REAL_DATASET = "acousticbrainz"
-
-
-def split_system(name: str) -> tuple[str, tuple[str, ...]]:
-    """``(family, variant tokens)``: ``single-global-consistent`` → ``single``, (global, ...)."""
-    parts = name.split("-")
-    tokens: list[str] = []
-    while len(parts) > 1 and parts[-1] in VARIANT_TOKENS:
-        tokens.insert(0, parts.pop())
-    return "-".join(parts), tuple(tokens)
 
 
 def _implied_decoding(tokens: Sequence[str]) -> str | None:

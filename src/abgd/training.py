@@ -110,6 +110,42 @@ def restore_determinism(enabled: bool, warn_only: bool) -> Iterator[None]:
         torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
 
 
+def fit_module(module: L.LightningModule, data: L.LightningDataModule, config: TrainConfig,
+               ) -> tuple[EpochRecorder, float, str]:
+    """Lightning's fit with early stopping on ``holdout_loss``; the module ends with its best
+    epoch's weights. Returns the epoch recorder, the wall time and the device used.
+
+    Shared by the single-source, fusion and multi-task networks: any module that appends
+    ``(train_loss, holdout_loss)`` to ``epoch_losses`` and logs ``holdout_loss`` fits here.
+    """
+    recorder = EpochRecorder()
+    stopper = EarlyStopping(monitor="holdout_loss", patience=config.patience, mode="min",
+                            min_delta=0.0, check_finite=True)
+    # Lightning's deterministic=True switches torch's global flag on for the whole process;
+    # restore it afterwards so callers (and other tests) keep their own setting.
+    was_deterministic = torch.are_deterministic_algorithms_enabled()
+    was_warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    with (tempfile.TemporaryDirectory(prefix="abgd-train-") as root, warnings.catch_warnings(),
+          restore_determinism(was_deterministic, was_warn_only)):
+        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        warnings.filterwarnings("ignore", message=".*GPU available but not used.*")
+        warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated.*")
+        trainer = L.Trainer(
+            accelerator=config.accelerator, devices=1, deterministic=True,
+            max_epochs=config.max_epochs, callbacks=[recorder, stopper], logger=False,
+            enable_checkpointing=False, enable_progress_bar=interactive(),
+            enable_model_summary=False, num_sanity_val_steps=0, use_distributed_sampler=False,
+            default_root_dir=root, inference_mode=True,
+        )
+        started = time.perf_counter()
+        trainer.fit(module, datamodule=data)
+        wall = time.perf_counter() - started
+    if recorder.best_state is None:
+        raise RuntimeError("training finished without a single holdout evaluation")
+    module.load_state_dict(recorder.best_state)
+    return recorder, wall, str(trainer.strategy.root_device)
+
+
 def train(x: np.ndarray, y: np.ndarray, fit_rows: np.ndarray, holdout_rows: np.ndarray,
           labels: Sequence[str], model_params: dict[str, Any], config: TrainConfig,
           ) -> TrainResult:
@@ -138,31 +174,7 @@ def train(x: np.ndarray, y: np.ndarray, fit_rows: np.ndarray, holdout_rows: np.n
     yt = torch.from_numpy(np.asarray(y, dtype=np.uint8))
     data = ArrayDataModule(xt, yt, torch.as_tensor(fit_rows), torch.as_tensor(holdout_rows),
                            config.batch_size, config.holdout_batch_size, config.seed, min_batch)
-    recorder = EpochRecorder()
-    stopper = EarlyStopping(monitor="holdout_loss", patience=config.patience, mode="min",
-                            min_delta=0.0, check_finite=True)
-    # Lightning's deterministic=True switches torch's global flag on for the whole process;
-    # restore it afterwards so callers (and other tests) keep their own setting.
-    was_deterministic = torch.are_deterministic_algorithms_enabled()
-    was_warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
-    with (tempfile.TemporaryDirectory(prefix="abgd-train-") as root, warnings.catch_warnings(),
-          restore_determinism(was_deterministic, was_warn_only)):
-        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-        warnings.filterwarnings("ignore", message=".*GPU available but not used.*")
-        warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated.*")
-        trainer = L.Trainer(
-            accelerator=config.accelerator, devices=1, deterministic=True,
-            max_epochs=config.max_epochs, callbacks=[recorder, stopper], logger=False,
-            enable_checkpointing=False, enable_progress_bar=interactive(),
-            enable_model_summary=False, num_sanity_val_steps=0, use_distributed_sampler=False,
-            default_root_dir=root, inference_mode=True,
-        )
-        started = time.perf_counter()
-        trainer.fit(module, datamodule=data)
-        wall = time.perf_counter() - started
-    if recorder.best_state is None:
-        raise RuntimeError("training finished without a single holdout evaluation")
-    module.load_state_dict(recorder.best_state)
+    recorder, wall, device = fit_module(module, data, config)
     module = module.cpu().eval()
     holdout_scores = score_rows(module, xt, np.asarray(holdout_rows), config.holdout_batch_size)
     auc, n_auc = macro_roc_auc(np.asarray(y)[np.asarray(holdout_rows)], holdout_scores)
@@ -179,7 +191,7 @@ def train(x: np.ndarray, y: np.ndarray, fit_rows: np.ndarray, holdout_rows: np.n
         "n_holdout": len(holdout_rows),
         "samples_per_second": len(fit_rows) * len(recorder.epochs) / max(train_seconds, 1e-9),
         "wall_seconds": wall,
-        "device": str(trainer.strategy.root_device),
+        "device": device,
         "config": asdict(config),
         "model": dict(module.hparams, labels=len(labels)),
     }

@@ -1,6 +1,7 @@
 # Helpers shared by every stage (config validation, names and paths, resources).
 import os
 import re
+import sys
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
@@ -169,40 +170,41 @@ def split_features(wildcards):
 
 # ---------------------------------------------------------------- systems and seeds
 #
-# A reported system is named <base>[-global][-consistent][-seed<N>]:
-#   base        single | fusion | lgbm_single | lgbm_fusion (trained) or random | popularity
-#   -global     one global threshold instead of per-label thresholds (the paper's decoding)
-#   -consistent hierarchy-consistent decoding (no subgenre without its parent)
-#   -seed<N>    every seed after the first of `seeds:`; the first seed keeps the plain name, so a
-#               one-seed study has the paths of docs/data-contracts.md.
-# A trained run (models, embeddings, scores, thresholds) is named <base>[-seed<N>].
+# The grammar of system names (<base>[-global][-consistent][-seed<N>]) lives in abgd.systems,
+# shared with abgd.summarize. A trained run (models, embeddings, scores, thresholds) is named
+# <base>[-seed<N>]; the first seed of `seeds:` keeps the plain name.
+
+if f"{workflow.basedir}/src" not in sys.path:
+    sys.path.insert(0, f"{workflow.basedir}/src")
+
+from abgd import plugins as _plugins  # noqa: E402
+from abgd import systems as _systems  # noqa: E402
 
 SEEDS = list(config["seeds"])
-TRAINED = ["single", "fusion", *config["lgbm"]["systems"]]
+CUSTOM = {entry["name"]: entry for entry in config["custom_systems"]}
+for _name in CUSTOM:
+    try:
+        _systems.check_plugin_name(_name)
+    except ValueError as _error:
+        raise WorkflowError(f"config custom_systems: {_error}") from None
+if len(CUSTOM) != len(config["custom_systems"]):
+    raise WorkflowError("config custom_systems: two entries share a name")
+MULTITASK = ["multitask"] if config["multitask"]["enabled"] else []
+TRAINED = ["single", "fusion", *config["lgbm"]["systems"], *MULTITASK, *CUSTOM]
+# Systems with one model folder per source (and an epochs.csv the training-curve figure plots).
+CURVES = ["single", "fusion", *MULTITASK]
 HIERARCHIES = config["evaluation"]["hierarchy"]
-SYSTEM_RE = re.compile(
-    r"^(?P<base>single|fusion|lgbm_single|lgbm_fusion|random|popularity)"
-    r"(?P<glob>-global)?(?P<consistent>-consistent)?(?:-seed(?P<seed>\d+))?$"
-)
+ALL_BASES = [*TRAINED, *BASELINES]
+CUSTOM_RUN = rf"({_systems.alternation(CUSTOM)})(-seed\d+)?"
+TRAINED_RUN = rf"({_systems.alternation(TRAINED)})(-global)?(-consistent)?(-seed\d+)?"
 
 
 def seed_suffix(seed):
-    return "" if int(seed) == SEEDS[0] else f"-seed{seed}"
+    return _systems.seed_suffix(seed, SEEDS)
 
 
 def parse_system(name):
-    match = SYSTEM_RE.match(name)
-    if match is None:
-        raise ValueError(f"not a system name: {name}")
-    seed = int(match.group("seed")) if match.group("seed") else SEEDS[0]
-    return {
-        "base": match.group("base"),
-        "decoding": "global" if match.group("glob") else "per_label",
-        "hierarchy": "consistent" if match.group("consistent") else "none",
-        "seed": seed,
-        "trained": f"{match.group('base')}{seed_suffix(seed)}",
-        "reported": name.split("-seed")[0],
-    }
+    return _systems.parse_system(name, ALL_BASES, SEEDS)
 
 
 def seed_of(run):
@@ -243,19 +245,7 @@ def all_groundtruth(wildcards=None):
 
 
 def reported_systems():
-    systems = []
-    for seed in SEEDS:
-        suffix = seed_suffix(seed)
-        systems.append(f"random{suffix}")
-        if not suffix:
-            systems.append("popularity")  # deterministic: one run is enough
-        for base in TRAINED:
-            for decoding in DECODINGS:
-                for hierarchy in HIERARCHIES:
-                    glob = "-global" if decoding == "global" else ""
-                    consistent = "-consistent" if hierarchy == "consistent" else ""
-                    systems.append(f"{base}{glob}{consistent}{suffix}")
-    return systems
+    return _systems.reported_systems(TRAINED, SEEDS, DECODINGS, HIERARCHIES)
 
 
 def run_file(system, source, split):
@@ -292,18 +282,26 @@ def all_thresholds(wildcards=None):
 # ---------------------------------------------------------------- step arguments
 
 def predict_inputs(wildcards):
-    if parse_system(wildcards.run)["base"] == "single":
-        return feature_manifests()
-    return run_embeddings(wildcards)
+    if parse_system(wildcards.run)["base"] == "fusion":
+        return run_embeddings(wildcards)
+    return feature_manifests()
 
 
 def predict_input_args(wildcards, input):
-    flag = "--features" if parse_system(wildcards.run)["base"] == "single" else "--embeddings"
+    flag = "--embeddings" if parse_system(wildcards.run)["base"] == "fusion" else "--features"
     return f"{flag} {input.inputs}"
 
 
 def predict_kind(wildcards):
-    return parse_system(wildcards.run)["base"]
+    """`--kind` and, for the multi-task network, the head (source) to score."""
+    base = parse_system(wildcards.run)["base"]
+    return f"multitask --head {wildcards.source}" if base == "multitask" else base
+
+
+def predict_model(wildcards):
+    """The checkpoint scoring this run's source (the multi-task model serves every source)."""
+    folder = "union" if parse_system(wildcards.run)["base"] == "multitask" else wildcards.source
+    return model_files(wildcards.run, folder)["ckpt"]
 
 
 def predict_groundtruth(wildcards):
@@ -384,6 +382,60 @@ def lgbm_input_args(wildcards, input):
     base = parse_system(wildcards.run)["base"]
     flag = "--features" if base == "lgbm_single" else "--embeddings"
     return f"--kind {base.removeprefix('lgbm_')} {flag} {input.inputs}"
+
+
+# ---------------------------------------------------------------- multitask and plug-ins
+
+def multitask_inputs(wildcards=None):
+    return {
+        "features": f"{OUT}/features/train.manifest.json",
+        "groundtruth": [f"{OUT}/groundtruth/{source}-train.parquet" for source in SOURCES],
+        "split": [f"{OUT}/splits/{source}.tsv" for source in SOURCES],
+        "split_summary": [f"{OUT}/splits/{source}.json" for source in SOURCES],
+    }
+
+
+def custom_entry(wildcards):
+    return CUSTOM[parse_system(wildcards.run)["base"]]
+
+
+def custom_module(wildcards):
+    """The plug-in's module: an import path, or a file looked up in the working directory, then
+    in the workflow's directory (so `examples/...` works from any --directory)."""
+    return _plugins.resolve(custom_entry(wildcards)["module"], [workflow.basedir])
+
+
+def custom_source_hash(wildcards):
+    """Changes when the plug-in's source file does: params tracking then reruns its jobs only."""
+    return _plugins.source_hash(custom_module(wildcards))
+
+
+def custom_params_json(wildcards):
+    import json
+
+    return json.dumps(custom_entry(wildcards).get("params", {}), sort_keys=True)
+
+
+def custom_inputs(wildcards):
+    kind = custom_entry(wildcards).get("inputs", "features")
+    inputs = []
+    if kind in ("features", "both"):
+        inputs += feature_manifests()
+    if kind in ("embeddings", "both"):
+        inputs += run_embeddings(wildcards)
+    return inputs
+
+
+def custom_input_args(wildcards, input):
+    kind = custom_entry(wildcards).get("inputs", "features")
+    files = list(input.inputs)
+    args = []
+    if kind in ("features", "both"):
+        args.append("--features " + " ".join(files[: len(SPLITS)]))
+        files = files[len(SPLITS):]
+    if files:
+        args.append("--embeddings " + " ".join(files))
+    return " ".join(args)
 
 
 # ---------------------------------------------------------------- resources

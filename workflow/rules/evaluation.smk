@@ -26,7 +26,7 @@ rule decode:
     output:
         f"{OUT}/runs/{{system}}/{{source}}-{{split}}.tsv",
     wildcard_constraints:
-        system=r"(single|fusion|lgbm_single|lgbm_fusion)(-global)?(-consistent)?(-seed\d+)?",
+        system=TRAINED_RUN,
     params:
         decoding=decode_decoding,
         hierarchy=decode_hierarchy,
@@ -128,7 +128,8 @@ rule figures:
             model_files(system, source)["epochs"]
             for system in ["single", "fusion"]
             for source in SOURCES
-        ],
+        ]
+        + [model_files(system, "union")["epochs"] for system in MULTITASK],
         scores=[
             f"{OUT}/scores/{system}/{source}-{EVAL_SPLIT}.parquet"
             for system in TRAINED

@@ -122,16 +122,55 @@ rule train_fusion:
         " --patience {params.patience} --threads {threads} > {log} 2>&1"
 
 
+rule train_multitask:
+    input:
+        **multitask_inputs(),
+    output:
+        **model_files("{run}", "union"),
+    wildcard_constraints:
+        run=r"multitask(-seed\d+)?",
+    params:
+        sources=SOURCES,
+        hidden=config["multitask"]["hidden"],
+        input_dropout=config["multitask"]["input_dropout"],
+        dropout=config["multitask"]["dropout"],
+        lr=config["multitask"]["lr"],
+        batch_size=config["multitask"]["batch_size"],
+        max_epochs=config["multitask"]["max_epochs"],
+        patience=config["multitask"]["patience"],
+        seed=run_seed,
+    log:
+        f"{OUT}/logs/train_multitask/{{run}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/train_multitask/{{run}}.tsv"
+    threads: 2
+    resources:
+        # One float32 copy of the union's features plus uint8 targets (README, "Scale").
+        mem_mb=mem_mb_from_input(1.5, 2000),
+        runtime=480,
+        gpu=GPU,
+    conda:
+        ENV
+    shell:
+        "python -m abgd.train_multitask --features {input.features} --sources {params.sources}"
+        " --groundtruth {input.groundtruth} --split {input.split}"
+        " --split-summary {input.split_summary} --out-dir $(dirname {output.ckpt})"
+        " --seed {params.seed} --hidden {params.hidden} --input-dropout {params.input_dropout}"
+        " --dropout {params.dropout} --lr {params.lr} --batch-size {params.batch_size}"
+        " --max-epochs {params.max_epochs} --patience {params.patience}"
+        " --threads {threads} > {log} 2>&1"
+
+
 rule predict:
     input:
-        model=f"{OUT}/models/{{run}}/{{source}}/model.ckpt",
+        model=predict_model,
         inputs=predict_inputs,
         groundtruth=predict_groundtruth,
         split=f"{OUT}/splits/{{source}}.tsv",
     output:
         f"{OUT}/scores/{{run}}/{{source}}-{{subset}}.parquet",
     wildcard_constraints:
-        run=r"(single|fusion)(-seed\d+)?",
+        run=r"(single|fusion|multitask)(-seed\d+)?",
     params:
         kind=predict_kind,
         inputs=predict_input_args,
