@@ -28,9 +28,9 @@ from abgd.inputs import (
     training_set,
 )
 from abgd.io import provenance, read_json, write_json
-from abgd.scores import write_scores
 from abgd.plugins import PluginError, check_scores, load
 from abgd.progress import setup_logging
+from abgd.scores import write_scores
 
 log = logging.getLogger("abgd.custom")
 

@@ -12,6 +12,8 @@ import tarfile
 from pathlib import Path
 
 import pytest
+
+from abgd import convert as C
 from conftest import (
     assert_nothing_lost,
     counts_of,
@@ -25,8 +27,6 @@ from conftest import (
     read_errors,
     special,
 )
-
-from abgd import convert as C
 
 
 def convert(tmp_path: Path, archive: Path) -> tuple[int, Path, Path]:

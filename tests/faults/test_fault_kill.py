@@ -19,10 +19,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 import torch
-from conftest import ROOT, leftovers, tiny_study, train_args
 
 from abgd import predict, train_single
 from abgd.io import read_json
+from conftest import ROOT, leftovers, tiny_study, train_args
 
 EPOCHS = ["--max-epochs", "12", "--patience", "12", "--batch-size", "8", "--seed", "3"]
 

@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from conftest import mbid, tiny_study, train_args, tsv
 
 from abgd import groundtruth, predict, train_single
 from abgd.inputs import require_found
 from abgd.io import read_json
 from abgd.lit_module import GenreClassifier
 from abgd.training import save_checkpoint
+from conftest import mbid, tiny_study, train_args, tsv
 
 
 def run_groundtruth(tmp_path: Path, train_text: str, validation_text: str) -> dict[str, Path]:

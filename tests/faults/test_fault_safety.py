@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import ROOT
 
 from abgd.inference import load_network
 from abgd.training import load_model
+from conftest import ROOT
 
 SOURCES = sorted((ROOT / "src" / "abgd").rglob("*.py"))
 WORKFLOW = sorted([ROOT / "Snakefile", *(ROOT / "workflow").rglob("*.smk")])

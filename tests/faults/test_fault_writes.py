@@ -27,6 +27,9 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import torch
+
+from abgd import convert, demo, download, groundtruth, io, manifest, predict, split, training
+from abgd.lit_module import GenreClassifier
 from conftest import (
     ROOT,
     document,
@@ -39,9 +42,6 @@ from conftest import (
     tsv,
     write_features,
 )
-
-from abgd import convert, demo, download, groundtruth, io, manifest, predict, split, training
-from abgd.lit_module import GenreClassifier
 
 
 def enospc(*_: Any, **__: Any) -> None:
