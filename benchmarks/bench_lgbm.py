@@ -12,12 +12,15 @@ end through ``abgd.lgbm.train_labels`` (early stopping on a holdout, prediction 
 from __future__ import annotations
 
 import argparse
+import importlib
 import time
 from dataclasses import replace
 
 import numpy as np
 
-from abgd.lgbm import BoostConfig, booster_params, lgb, train_labels  # sets OMP_WAIT_POLICY
+from abgd.lgbm import BoostConfig, booster_params, train_labels  # sets OMP_WAIT_POLICY
+
+lgb = importlib.import_module("lightgbm")  # after abgd.lgbm, which sets OMP_WAIT_POLICY
 
 
 def synthetic(rows: int, cols: int, labels: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
