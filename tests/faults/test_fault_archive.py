@@ -294,26 +294,25 @@ def test_decoder_thread_failing_mid_stream_names_the_archive(tmp_path, monkeypat
     """The decoder dies after some output (a disk error, say): the job fails, nothing is kept,
     and the decoder thread is gone afterwards."""
     archive, _ = _mixed_archive(tmp_path)
-    real_open = C.bz2.open
+    real = C.bz2.BZ2Decompressor
+    given = [0]
 
     class Dying:
-        def __init__(self, path, mode):
-            self.inner, self.given = real_open(path, mode), 0
+        def __init__(self):
+            self.inner = real()
 
-        def __enter__(self):
-            return self
+        def __getattr__(self, name):  # eof, needs_input, unused_data
+            return getattr(self.inner, name)
 
-        def __exit__(self, *exc):
-            self.inner.close()
-
-        def read(self, size):
-            if self.given > 20_000:
+        def decompress(self, data, max_length=-1):
+            if given[0] > 20_000:
                 raise OSError("Input/output error")
-            data = self.inner.read(size)
-            self.given += len(data)
-            return data
+            out = self.inner.decompress(data, max_length)
+            given[0] += len(out)
+            return out
 
-    monkeypatch.setattr(C.bz2, "open", Dying)
+    monkeypatch.setattr(C.bz2, "BZ2Decompressor", Dying)
+    monkeypatch.setattr(C, "_RAW_BYTES", 512)
     monkeypatch.setattr(C, "_CHUNK_BYTES", 4096)
     before = threading.active_count()
     out, errors = tmp_path / "o" / "part.parquet", tmp_path / "o" / "part.errors.tsv"
