@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CORES ?= 2
 SNAKEMAKE_ARGS ?=
 
-.PHONY: run test lint clean install
+.PHONY: run test lint clean install bench
 
 install: $(STAMP)
 
@@ -22,6 +22,11 @@ run: $(STAMP)
 
 test: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q
+
+# Every benchmark at the record's size (about ten minutes on 2 cores); writes benchmarks/RESULTS.md.
+# Not part of `make test` or CI. Real sample documents come from ../shared/data (or $ABGD_SHARED_DATA).
+bench: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python benchmarks/run_all.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -91,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--recordings", type=int, default=300_000)
     parser.add_argument("--baseline-sample", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--min-speedup", type=float, default=10.0,
+                        help="target: vectorised at least this many times the loop (exit 1 if not)")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(args.seed)
     labels = make_labels()
@@ -128,9 +130,12 @@ def main(argv: list[str] | None = None) -> int:
     baseline = t_loop + t_sk
     print(f"loop baseline on {m} recordings, extrapolated to {n}: eval.R loop {t_loop:.1f} s, "
           f"per-label sklearn AUC {t_sk:.1f} s, total {baseline:.1f} s")
-    print(f"speed-up: {baseline / ours:.1f}x")
+    print(f"speed-up: {baseline / ours:.1f}x (target >= {args.min_speedup:g})")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(f"peak RSS: {peak / 1024:.0f} MiB")
+    if baseline / ours < args.min_speedup:
+        print(f"TARGET MISSED: speed-up {baseline / ours:.1f} < {args.min_speedup:g}")
+        return 1
     return 0
 
 

@@ -116,7 +116,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--branch-width", type=int, default=4000, help="wide only")
     parser.add_argument("--top-width", type=int, default=8000, help="wide only")
     parser.add_argument("--child-memory", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--min-ratio", type=float, default=0.8,
+                        help="target: Lightning loop samples/s at least this share of the plain "
+                        "loop's, median of paired runs (exit 1 if not)")
     args = parser.parse_args(argv)
+    missed = []
     # Before any CUDA work, so cuBLAS picks up the deterministic workspace setting.
     configure_torch(args.threads, args.accelerator)
     device = "cuda" if args.accelerator == "gpu" else "cpu"
@@ -144,6 +148,10 @@ def main(argv: list[str] | None = None) -> int:
                           "median_paired_ratio": paired, "threads": torch.get_num_threads(),
                           "device": device, "architecture": args.architecture}),
               flush=True)
+        print(f"batch {batch_size}: Lightning / plain {paired:.2f} (target >= {args.min_ratio:g})")
+        if paired < args.min_ratio:
+            missed.append(f"batch {batch_size}: Lightning / plain {paired:.2f} "
+                          f"< {args.min_ratio:g}")
     if args.memory_rows:
         command = [sys.executable, __file__, "--child-memory", "--rows", str(args.memory_rows),
                    "--features", str(args.features), "--labels", str(args.labels),
@@ -152,7 +160,9 @@ def main(argv: list[str] | None = None) -> int:
             command += ["--threads", str(args.threads)]
         out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
         print(out.strip().splitlines()[-1], flush=True)
-    return 0
+    for line in missed:
+        print(f"TARGET MISSED: {line}")
+    return 1 if missed else 0
 
 
 if __name__ == "__main__":

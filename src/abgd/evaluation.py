@@ -24,16 +24,18 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from scipy import sparse
 
 from abgd import metrics
 from abgd.labels import read_groundtruth
 from abgd.runs import read_run
 from abgd.scores import read_scores
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 HEADLINE = ("roc_auc", "Ftrackall", "Flabelall")
 _CELLS_PER_CHUNK = 1 << 22
@@ -237,6 +239,8 @@ def result_tables(gt_ids: Sequence[str], gt_labels: Sequence[Sequence[str]],
     labels = sorted({x for row in gt_labels for x in row} | {x for row in run_labels for x in row})
     truth = metrics.label_matrix(gt_labels, labels, gt_ids, "ground truth")
     pred = metrics.label_matrix([run_labels[i] for i in positions], labels, gt_ids, "run")
+    import pandas as pd  # only the per-recording/per-label tables need it
+
     tracks = pd.DataFrame({"mbid": list(gt_ids)})
     for key, values in metrics.per_track(truth, pred, metrics.subgenre_mask(labels)).items():
         tracks[key] = values

@@ -10,18 +10,28 @@ from __future__ import annotations
 import argparse
 import itertools
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
-from sklearn.metrics import roc_curve
 
 from abgd.io import atomic_path, read_json
 from abgd.labels import label_matrix
 from abgd.progress import setup_logging
+
+if TYPE_CHECKING:
+    import matplotlib.pyplot as plt
+
+# matplotlib, pandas and scikit-learn (2.2 s together) load where a figure is drawn, so that
+# ``--help`` and argument errors answer at once.
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 FPR_GRID = np.linspace(0.0, 1.0, 201)
 
@@ -31,18 +41,20 @@ UNION = "union"  # models/<system>/union/: one model for every source
 def _save(fig: plt.Figure, path: Path) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    _pyplot().close(fig)
 
 
 def _grid(n: int) -> tuple[plt.Figure, np.ndarray]:
     cols = min(n, 4)
     rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.3 * rows), squeeze=False)
+    fig, axes = _pyplot().subplots(rows, cols, figsize=(4 * cols, 3.3 * rows), squeeze=False)
     return fig, axes.ravel()
 
 
 def aligned(scores_path: Path, groundtruth_path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Scores and a truth matrix over the model's labels, rows matched by MBID."""
+    import pandas as pd
+
     scores = pd.read_parquet(scores_path)
     truth = pd.read_parquet(groundtruth_path).set_index("mbid").loc[scores["mbid"]].reset_index()
     labels = [column for column in scores.columns if column != "mbid"]
@@ -57,6 +69,8 @@ def macro_roc(truth: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, float]
         positives = truth[:, column]
         if positives.all() or not positives.any():
             continue
+        from sklearn.metrics import roc_curve
+
         fpr, tpr, _ = roc_curve(positives, scores[:, column])
         curves.append(np.interp(FPR_GRID, fpr, tpr))
     if not curves:
@@ -84,6 +98,8 @@ def plot_training_curves(epochs: dict[tuple[str, str], Path], sources: list[str]
             path = epochs.get((system, source), epochs.get((system, UNION)))
             if path is None:
                 continue
+            import pandas as pd
+
             log = pd.read_csv(path)
             ax.plot(log["epoch"], log["train_loss"], style, color="tab:blue",
                     label=f"{system} train")

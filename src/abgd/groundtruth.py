@@ -18,13 +18,14 @@ import argparse
 import logging
 from collections import Counter
 from collections.abc import Iterable
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from abgd import labels as lab
 from abgd.io import provenance, write_json
 from abgd.progress import setup_logging
+
+if TYPE_CHECKING:  # annotations only; abgd.labels loads pandas when reading
+    import pandas as pd
 
 LOG = logging.getLogger("abgd.groundtruth")
 

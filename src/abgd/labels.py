@@ -26,15 +26,17 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from scipy import sparse
 
 from abgd.io import atomic_open, atomic_path
+
+if TYPE_CHECKING:  # pandas loads in the functions that build frames
+    import pandas as pd
 
 LOG = logging.getLogger("abgd.labels")
 
@@ -155,6 +157,7 @@ def read_groundtruth_tsv(path: str | os.PathLike[str], header: bool = True) -> p
     Errors name the file and the line: a line with fewer than 2 fields, an MBID or release
     group that is not a lowercase UUID, an MBID seen twice (both lines), rows without labels.
     """
+
     path = Path(path)
     mbids: list[str] = []
     groups: list[str] = []
@@ -213,6 +216,8 @@ def make_groundtruth(
     mbids: Sequence[str], release_groups: Sequence[str], label_lists: Sequence[Sequence[str]]
 ) -> pd.DataFrame:
     """Assemble the ground-truth frame with object columns (lists stay Python lists)."""
+    import pandas as pd
+
     return pd.DataFrame(
         {
             "mbid": pd.Series(list(mbids), dtype=object),
@@ -238,6 +243,7 @@ def write_groundtruth_parquet(frame: pd.DataFrame, path: str | os.PathLike[str])
 
 def read_groundtruth_parquet(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Read a ground-truth Parquet back into the same frame shape as ``read_groundtruth_tsv``."""
+
     table = pq.read_table(path, columns=["mbid", "release_group", "labels"])
     return make_groundtruth(
         table.column("mbid").to_pylist(),

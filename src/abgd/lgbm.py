@@ -27,7 +27,7 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # LightGBM's OpenMP threads spin while they wait. Where the cores are shared (Snakemake runs
 # several jobs; other users), a spinning thread steals the core its partner needs: on a loaded
@@ -36,13 +36,15 @@ from typing import Any
 # in the environment wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import lightgbm as lgb
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from abgd.io import atomic_path
 from abgd.progress import progress
+
+if TYPE_CHECKING:  # LightGBM loads where it trains: merge_scores never needs it
+    import lightgbm as lgb
 
 log = logging.getLogger("abgd.lgbm")
 
@@ -137,6 +139,8 @@ def make_datasets(x_fit: np.ndarray, x_holdout: np.ndarray, config: BoostConfig,
 
     Both arrays should be C-contiguous float32 so LightGBM reads them without a copy.
     """
+    import lightgbm as lgb
+
     params = booster_params(config)
     zeros_fit = np.zeros(x_fit.shape[0], dtype=np.float32)
     zeros_holdout = np.zeros(x_holdout.shape[0], dtype=np.float32)
@@ -165,6 +169,8 @@ def fit_label(fit: lgb.Dataset, holdout: lgb.Dataset, y_fit: np.ndarray, y_holdo
     ``lgb.train`` truncates the returned model to its best iteration, so the number of trees
     actually grown (for cost accounting) is counted by a callback.
     """
+    import lightgbm as lgb
+
     fit.set_label(y_fit.astype(np.float32))
     holdout.set_label(y_holdout.astype(np.float32))
     params = {**booster_params(config), **model_seeds(label_seed(config.seed, label))}

@@ -27,7 +27,6 @@ from itertools import chain
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from scipy import sparse
 
 SUBGENRE_SEP = "---"
@@ -67,6 +66,8 @@ def align_ids(truth_ids: Sequence[str], run_ids: Sequence[str]) -> np.ndarray:
     eval.R sorts both files and stops with "IDs don't match" at the first difference (and
     silently ignores surplus run lines); here any difference is an error that lists both sides.
     """
+    import pandas as pd  # only here: a step that reads no IDs should not pay for pandas
+
     truth_index = pd.Index(truth_ids)
     run_index = pd.Index(run_ids)
     for name, index in (("ground truth", truth_index), ("run", run_index)):
@@ -94,6 +95,8 @@ def label_matrix(
     A label repeated within one recording is an error (check.R forbids it, and eval.R would
     count it twice in ``|P|``); a label outside ``labels`` is an error too.
     """
+    import pandas as pd  # at use: see align_ids
+
     lengths = np.fromiter((len(row) for row in label_lists), dtype=np.int64,
                           count=len(label_lists))
     flat = np.fromiter(chain.from_iterable(label_lists), dtype=object, count=int(lengths.sum()))

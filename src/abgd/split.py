@@ -43,14 +43,16 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from abgd import labels as lab
 from abgd.io import atomic_open, provenance, write_json
 from abgd.progress import setup_logging
+
+if TYPE_CHECKING:  # pandas loads in the functions that build frames
+    import pandas as pd
 
 LOG = logging.getLogger("abgd.split")
 FIT, HOLDOUT = "fit", "holdout"
@@ -233,6 +235,8 @@ def make_split(
 
     ``parts`` (one per ground-truth row, ``None`` = in neither list) replaces the random split.
     """
+    import pandas as pd
+
     mbids = list(groundtruth["mbid"])
     groups = list(groundtruth["release_group"])
     label_lists = [list(x) for x in groundtruth["labels"]]
@@ -284,6 +288,8 @@ def write_split_tsv(table: pd.DataFrame, path: str | os.PathLike[str]) -> None:
 
 def read_split_tsv(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Read a split file back (for the training and threshold steps)."""
+    import pandas as pd
+
     frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
     if list(frame.columns) != ["mbid", "release_group", "part"]:
         raise ValueError(f"{path}: header should be 'mbid<TAB>release_group<TAB>part'")

@@ -35,7 +35,6 @@ from typing import Any
 
 import numpy as np
 from scipy import sparse
-from sklearn.metrics import precision_recall_curve
 
 from abgd import metrics
 from abgd.decoding import binarize, consistent_binarize, parent_columns
@@ -72,6 +71,10 @@ def truth_for_scores(score_ids: Sequence[str], gt_ids: Sequence[str],
 
 def best_f_threshold(y: np.ndarray, s: np.ndarray) -> tuple[float, float]:
     """Threshold and F at the first arg-max of F along the precision-recall curve."""
+    # Imported here: evaluate and baselines read ground truth through this module and never
+    # fit thresholds, so they must not pay scikit-learn's 1.3 s import.
+    from sklearn.metrics import precision_recall_curve
+
     precision, recall, thresholds = precision_recall_curve(y, s)
     with np.errstate(divide="ignore", invalid="ignore"):
         f = np.nan_to_num(2 * precision * recall / (precision + recall))

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import math
 import tarfile
+import threading
 from pathlib import Path
 
+import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
 from abgd import convert as C
+from abgd import members as M
+from abgd.features import FEATURE_NAMES, FeatureError, parse_document
 from conftest import (
     assert_nothing_lost,
     counts_of,
@@ -230,3 +235,92 @@ def test_unsafe_members_are_rejected_and_nothing_is_written_outside(tmp_path, ca
     after = set(tmp_path.rglob("*"))
     assert after - before == {out, errors, out.parent}
     assert not Path(f"/tmp/{mbid(10)}.json").exists()
+
+
+# ----------------------------------------------------------------------------- decoder thread
+
+
+def _mixed_archive(tmp_path: Path, n: int = 30) -> tuple[Path, list[str]]:
+    """Good records, one bad record, one duplicate and a skipped file, in one archive."""
+    ids = [mbid(i) for i in range(n)]
+    members: list[tuple[str | tarfile.TarInfo, bytes | None]] = [
+        (member_name(m), dumps(document(0.01 * i))) for i, m in enumerate(ids)]
+    members[5] = (member_name(ids[5]), b"{not json")
+    members.insert(9, ("features/.DS_Store", b"junk"))
+    members.append((member_name(ids[3]), dumps(document(9.0))))  # duplicate of a converted one
+    return make_archive(tmp_path / "mixed.tar.bz2", members), ids
+
+
+def _convert_with(tmp_path: Path, archive: Path, name: str, threads: int) -> tuple[Path, Path]:
+    out, errors = tmp_path / name / "part.parquet", tmp_path / name / "part.errors.tsv"
+    rc = C.main(["--archive", str(archive), "--out", str(out), "--errors", str(errors),
+                 "--decoder", "python", "--batch-size", "7", "--threads", str(threads)])
+    assert rc == 0
+    return out, errors
+
+
+def test_decoder_thread_gives_the_same_table_as_decoding_inline(tmp_path, monkeypatch):
+    """--threads 1 decodes in the parsing thread (the earlier code path); from 2 up a decoder
+    thread hands over chunks. Tiny chunks make members straddle hand-overs. Both must give the
+    same table, metadata and errors, and the rows must equal an independent read of the archive
+    (tarfile's own random-access bz2 mode + parse_document per member)."""
+    archive, ids = _mixed_archive(tmp_path)
+    monkeypatch.setattr(M, "_CHUNK_BYTES", 777)
+    monkeypatch.setattr(M, "_QUEUE_CHUNKS", 2)
+    inline = _convert_with(tmp_path, archive, "inline", 1)
+    threaded = _convert_with(tmp_path, archive, "threaded", 2)
+    a, b = pq.read_table(inline[0]), pq.read_table(threaded[0])
+    assert a.equals(b, check_metadata=True)
+    assert pq.ParquetFile(inline[0]).metadata.metadata == \
+        pq.ParquetFile(threaded[0]).metadata.metadata
+    assert inline[1].read_bytes() == threaded[1].read_bytes()
+    expected_ids, expected_rows = [], []
+    with tarfile.open(archive, "r:bz2") as tar:
+        for info in tar.getmembers():
+            mbid_ = Path(info.name).stem
+            if not info.name.endswith(".json") or mbid_ in expected_ids:
+                continue
+            try:
+                row, _ = parse_document(tar.extractfile(info).read())
+            except FeatureError:
+                continue
+            expected_ids.append(mbid_)
+            expected_rows.append(row)
+    assert b.column("mbid").to_pylist() == expected_ids == [m for m in ids if m != ids[5]]
+    got = np.column_stack([b.column(name).to_numpy() for name in FEATURE_NAMES])
+    np.testing.assert_array_equal(got, np.stack(expected_rows))
+
+
+def test_decoder_thread_failing_mid_stream_names_the_archive(tmp_path, monkeypatch, capsys):
+    """The decoder dies after some output (a disk error, say): the job fails, nothing is kept,
+    and the decoder thread is gone afterwards."""
+    archive, _ = _mixed_archive(tmp_path)
+    real = M.bz2.BZ2Decompressor
+    given = [0]
+
+    class Dying:
+        def __init__(self):
+            self.inner = real()
+
+        def __getattr__(self, name):  # eof, needs_input, unused_data
+            return getattr(self.inner, name)
+
+        def decompress(self, data, max_length=-1):
+            if given[0] > 20_000:
+                raise OSError("Input/output error")
+            out = self.inner.decompress(data, max_length)
+            given[0] += len(out)
+            return out
+
+    monkeypatch.setattr(M.bz2, "BZ2Decompressor", Dying)
+    monkeypatch.setattr(M, "_RAW_BYTES", 512)
+    monkeypatch.setattr(M, "_CHUNK_BYTES", 4096)
+    before = threading.active_count()
+    out, errors = tmp_path / "o" / "part.parquet", tmp_path / "o" / "part.errors.tsv"
+    rc = C.main(["--archive", str(archive), "--out", str(out), "--errors", str(errors),
+                 "--decoder", "python", "--threads", "2"])
+    assert rc == 1
+    message = capsys.readouterr().err
+    assert str(archive) in message and "Input/output error" in message
+    assert not out.exists() and not errors.exists() and leftovers(tmp_path / "o") == []
+    assert threading.active_count() == before

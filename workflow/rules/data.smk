@@ -66,7 +66,8 @@ rule convert:
         ENV
     shell:
         "python -m abgd.convert --archive {input.archive} --out {output.parquet}"
-        " --errors {output.errors} --batch-size {params.batch_size} > {log} 2>&1"
+        " --errors {output.errors} --batch-size {params.batch_size} --threads {threads}"
+        " > {log} 2>&1"
 
 
 rule features_manifest:
