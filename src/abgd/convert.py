@@ -8,6 +8,8 @@ peak memory is one batch (``batch_size × 2669`` float32) whatever the archive s
 Decoders: bzip2 decoding is the bottleneck (Python's ``bz2`` decodes ~50 MB/s on one core), so a
 parallel decoder subprocess (``lbzip2``, else ``pbzip2``) is used when it is on PATH; both are
 drained to the end of the stream so that a truncated or corrupt archive always fails the job.
+``--threads N`` is what the whole step uses: this process parses on one CPU and the decoder gets
+the other ``N - 1`` (at least one), so a job never runs more threads than it reserved.
 
 Record policy: the file name's MBID is the key (never ``metadata.tags``, which can hold a redirected
 MBID). Directories, AppleDouble ``._*`` files, ``.DS_Store`` and other names are skipped; absolute
@@ -321,6 +323,11 @@ def convert(archives: Sequence[Path], out: Path, errors: Path, batch_size: int =
 # ----------------------------------------------------------------------------- CLI
 
 
+def decoder_threads(threads: int) -> int:
+    """Decoder threads within a budget of ``threads`` CPUs, one of which parses the JSON."""
+    return max(1, threads - 1)
+
+
 def _available_cpus() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -343,7 +350,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--decoder", choices=DECODERS, default="auto",
                         help="bzip2 decoder; auto = lbzip2, else pbzip2, else Python's bz2")
     parser.add_argument("--threads", type=int, default=_available_cpus(),
-                        help="decoder threads for lbzip2/pbzip2 (default: available CPUs)")
+                        help="CPUs of the step: one parses, the rest (at least one) decode with "
+                             "lbzip2/pbzip2 (default: available CPUs)")
     parser.add_argument("--compression", choices=("snappy", "zstd", "none"), default="snappy",
                         help="Parquet compression codec")
     parser.add_argument("--max-member-bytes", type=int, default=MAX_MEMBER_BYTES,
@@ -361,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     try:
         counts = convert(args.archive, args.out, args.errors, args.batch_size, args.decoder,
-                         max(1, args.threads), args.compression, args.max_member_bytes)
+                         decoder_threads(args.threads), args.compression, args.max_member_bytes)
     except (ArchiveError, OSError) as error:
         # OSError here is a write that failed (disk full, quota): atomic_path removed the parts.
         log.error("conversion failed, no output written: %s", error)

@@ -15,6 +15,7 @@ rule archive:
     output:
         f"{OUT}/abgd-{DATASET}-{GIT_SHA}.tar.gz",
     params:
+        code=step_code("archive"),
         config=config_json,
         dataset=DATASET,
         commit=GIT_COMMIT,
@@ -24,6 +25,6 @@ rule archive:
     conda:
         ENV
     shell:
-        "python -m abgd.archive --results $(dirname {output}) --dataset {params.dataset}"
+        "{PYTHON} -m abgd.archive --results $(dirname {output}) --dataset {params.dataset}"
         " --commit {params.commit} --config-json {params.config:q} --inputs {input.release}"
         " --out {output} > {log} 2>&1"

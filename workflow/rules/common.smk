@@ -1,5 +1,7 @@
 # Helpers shared by every stage (config validation, names and paths, resources).
 import re
+import shlex
+import sys
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
@@ -438,3 +440,33 @@ def config_json(wildcards=None):
 
     return json.dumps(config, sort_keys=True)
 
+
+
+# ---------------------------------------------------------------- the interpreter and the code
+#
+# Every rule runs `{PYTHON} -m abgd.<step>` (docs/environments.md says why this way):
+# - the checkout's own code, from `src/` on PYTHONPATH, so no environment needs the package
+#   installed or the repository's path (the conda env of `--sdm conda` holds dependencies only);
+# - the interpreter of the environment the job runs in: with `--sdm conda` the job's env is
+#   activated and its `python` is the right one; otherwise the Python that runs this Snakemake
+#   (sys.executable), whatever PATH says, on a cluster node too (the executor starts the job's
+#   Snakemake with the same interpreter).
+SRC = f"{workflow.basedir}/src"
+sys.path.insert(0, SRC)
+from abgd.codehash import code_hash  # noqa: E402  (stdlib only; needs src/ on sys.path)
+
+
+def _interpreter():
+    from snakemake.settings.types import DeploymentMethod
+
+    if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
+        return "python"
+    return shlex.quote(sys.executable)
+
+
+PYTHON = f"PYTHONPATH={shlex.quote(SRC)}${{PYTHONPATH:+:$PYTHONPATH}} {_interpreter()}"
+
+
+def step_code(step):
+    """The `code` param of a rule: changes when abgd.<step> or an abgd module it uses changes."""
+    return code_hash(SRC, f"abgd.{step}")

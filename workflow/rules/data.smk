@@ -7,22 +7,22 @@ rule demo_mirror:
         files=[f"{MIRROR}/{name}" for name in RELEASE_FILES],
         md5sums=f"{MIRROR}/MD5SUMS",
     params:
+        code=step_code("demo"),
         recordings=config["demo"]["recordings"],
         seed=config["demo"]["seed"],
-        workers=config["demo"]["workers"],
         taxonomy=config["demo"]["taxonomy"],
     log:
         f"{OUT}/logs/demo_mirror/demo_mirror.log",
     benchmark:
         f"{OUT}/benchmarks/demo_mirror/demo_mirror.tsv"
-    threads: 2
+    threads: config["demo"]["workers"]
     resources:
         mem_mb=2000,
     conda:
         ENV
     shell:
-        "python -m abgd.demo --out $(dirname {output.md5sums}) --recordings {params.recordings}"
-        " --seed {params.seed} --workers {params.workers} --taxonomy {params.taxonomy}"
+        "{PYTHON} -m abgd.demo --out $(dirname {output.md5sums}) --recordings {params.recordings}"
+        " --seed {params.seed} --workers {threads} --taxonomy {params.taxonomy}"
         " > {log} 2>&1"
 
 
@@ -32,6 +32,7 @@ rule download:
     output:
         f"{RES}/{{name}}",
     params:
+        code=step_code("download"),
         url=file_url,
         md5=md5_args,
         retries=config["download"]["retries"],
@@ -42,7 +43,7 @@ rule download:
     conda:
         ENV
     shell:
-        "python -m abgd.download --url '{params.url}' --out {output} {params.md5}"
+        "{PYTHON} -m abgd.download --url '{params.url}' --out {output} {params.md5}"
         " --retries {params.retries} --backoff {params.backoff} > {log} 2>&1"
 
 
@@ -53,6 +54,7 @@ rule convert:
         parquet=f"{OUT}/features/{{split}}/{{part}}.parquet",
         errors=f"{OUT}/features/{{split}}/{{part}}.errors.tsv",
     params:
+        code=step_code("convert"),
         batch_size=config["features"]["batch_size"],
     log:
         f"{OUT}/logs/convert/{{split}}/{{part}}.log",
@@ -65,8 +67,9 @@ rule convert:
     conda:
         ENV
     shell:
-        "python -m abgd.convert --archive {input.archive} --out {output.parquet}"
-        " --errors {output.errors} --batch-size {params.batch_size} > {log} 2>&1"
+        "{PYTHON} -m abgd.convert --archive {input.archive} --out {output.parquet}"
+        " --errors {output.errors} --batch-size {params.batch_size} --threads {threads}"
+        " > {log} 2>&1"
 
 
 rule features_manifest:
@@ -75,6 +78,8 @@ rule features_manifest:
         errors=errors_of_split,
     output:
         f"{OUT}/features/{{split}}.manifest.json",
+    params:
+        code=step_code("manifest"),
     log:
         f"{OUT}/logs/features_manifest/{{split}}.log",
     benchmark:
@@ -82,7 +87,7 @@ rule features_manifest:
     conda:
         ENV
     shell:
-        "python -m abgd.manifest --parts {input.parts} --errors {input.errors}"
+        "{PYTHON} -m abgd.manifest --parts {input.parts} --errors {input.errors}"
         " --out {output} > {log} 2>&1"
 
 
@@ -96,6 +101,8 @@ rule groundtruth:
         train=f"{OUT}/groundtruth/{{source}}-train.parquet",
         validation=f"{OUT}/groundtruth/{{source}}-validation.parquet",
         summary=f"{OUT}/groundtruth/{{source}}.json",
+    params:
+        code=step_code("groundtruth"),
     log:
         f"{OUT}/logs/groundtruth/{{source}}.log",
     benchmark:
@@ -103,7 +110,7 @@ rule groundtruth:
     conda:
         ENV
     shell:
-        "python -m abgd.groundtruth --source {wildcards.source} --train {input.train}"
+        "{PYTHON} -m abgd.groundtruth --source {wildcards.source} --train {input.train}"
         " --validation {input.validation} --train-features {input.train_features}"
         " --validation-features {input.validation_features} --out-train {output.train}"
         " --out-validation {output.validation} --summary {output.summary} > {log} 2>&1"

@@ -8,6 +8,8 @@ rule threshold:
         groundtruth=f"{OUT}/groundtruth/{{source}}-train.parquet",
     output:
         f"{OUT}/thresholds/{{run}}/{{source}}.json",
+    params:
+        code=step_code("threshold"),
     log:
         f"{OUT}/logs/threshold/{{run}}/{{source}}.log",
     benchmark:
@@ -15,7 +17,7 @@ rule threshold:
     conda:
         ENV
     shell:
-        "python -m abgd.threshold --scores {input.scores} --groundtruth {input.groundtruth}"
+        "{PYTHON} -m abgd.threshold --scores {input.scores} --groundtruth {input.groundtruth}"
         " --out {output} > {log} 2>&1"
 
 
@@ -28,6 +30,7 @@ rule decode:
     wildcard_constraints:
         system=r"(single|fusion|lgbm_single|lgbm_fusion)(-global)?(-consistent)?(-seed\d+)?",
     params:
+        code=step_code("decode"),
         decoding=decode_decoding,
         hierarchy=decode_hierarchy,
     log:
@@ -37,7 +40,7 @@ rule decode:
     conda:
         ENV
     shell:
-        "python -m abgd.decode --scores {input.scores} --thresholds {input.thresholds}"
+        "{PYTHON} -m abgd.decode --scores {input.scores} --thresholds {input.thresholds}"
         " --decoding {params.decoding} --hierarchy {params.hierarchy} --out {output} > {log} 2>&1"
 
 
@@ -50,6 +53,7 @@ rule baseline:
     wildcard_constraints:
         system=r"random(-seed\d+)?|popularity",
     params:
+        code=step_code("baselines"),
         kind=baseline_kind,
         seed=baseline_seed,
     log:
@@ -59,7 +63,7 @@ rule baseline:
     conda:
         ENV
     shell:
-        "python -m abgd.baselines --train-groundtruth {input.train}"
+        "{PYTHON} -m abgd.baselines --train-groundtruth {input.train}"
         " --groundtruth {input.groundtruth} --kind {params.kind} --seed {params.seed}"
         " --out {output} > {log} 2>&1"
 
@@ -73,6 +77,7 @@ rule evaluate:
         json=f"{OUT}/evaluation/{{system}}/{{source}}-{{split}}.json",
         summary=f"{OUT}/evaluation/{{system}}/{{source}}-{{split}}.results_summary",
     params:
+        code=step_code("evaluate"),
         scores=scores_arg,
         names=evaluation_args,
     log:
@@ -84,7 +89,7 @@ rule evaluate:
     conda:
         ENV
     shell:
-        "python -m abgd.evaluate --groundtruth {input.groundtruth} --run {input.run}"
+        "{PYTHON} -m abgd.evaluate --groundtruth {input.groundtruth} --run {input.run}"
         " {params.scores} {params.names} --source {wildcards.source}"
         " --split {wildcards.split} --out {output.json}"
         " --summary-text {output.summary}"
@@ -109,6 +114,7 @@ rule summarize:
             labels={"table": "Tables 4-5"},
         ),
     params:
+        code=step_code("summarize"),
         split=EVAL_SPLIT,
         dataset=DATASET,
     log:
@@ -117,7 +123,7 @@ rule summarize:
     conda:
         ENV
     shell:
-        "python -m abgd.summarize --evaluations {input} --split {params.split}"
+        "{PYTHON} -m abgd.summarize --evaluations {input} --split {params.split}"
         " --dataset {params.dataset}"
         " --out-json {output.json} --out-csv {output.csv} --out-md {output.markdown} > {log} 2>&1"
 
@@ -162,6 +168,7 @@ rule figures:
             category="3. Figures",
         ),
     params:
+        code=step_code("figures"),
         sources=SOURCES,
         systems=TRAINED,
     log:
@@ -170,7 +177,7 @@ rule figures:
     conda:
         ENV
     shell:
-        "python -m abgd.figures --epochs {input.epochs} --scores {input.scores}"
+        "{PYTHON} -m abgd.figures --epochs {input.epochs} --scores {input.scores}"
         " --groundtruth {input.groundtruth} --thresholds {input.thresholds}"
         " --sources {params.sources} --systems {params.systems}"
         " --out-dir $(dirname {output.curves}) > {log} 2>&1"

@@ -15,6 +15,7 @@ rule train_lgbm:
     wildcard_constraints:
         run=r"lgbm_(single|fusion)(-seed\d+)?",
     params:
+        code=step_code("train_lgbm"),
         inputs=lgbm_input_args,
         chunks=config["lgbm"]["chunks"],
         seed=run_seed,
@@ -36,7 +37,7 @@ rule train_lgbm:
     conda:
         ENV
     shell:
-        "OMP_WAIT_POLICY=PASSIVE python -m abgd.train_lgbm {params.inputs} --groundtruth {input.groundtruth}"
+        "OMP_WAIT_POLICY=PASSIVE {PYTHON} -m abgd.train_lgbm {params.inputs} --groundtruth {input.groundtruth}"
         " --validation-groundtruth {input.validation} --split {input.split}"
         " --split-summary {input.split_summary} --chunk {wildcards.chunk}"
         " --chunks {params.chunks} --out-holdout {output.holdout}"
@@ -55,6 +56,8 @@ rule merge_lgbm_scores:
         f"{OUT}/scores/{{run}}/{{source}}-{{subset}}.parquet",
     wildcard_constraints:
         run=r"lgbm_(single|fusion)(-seed\d+)?",
+    params:
+        code=step_code("merge_scores"),
     log:
         f"{OUT}/logs/merge_lgbm_scores/{{run}}/{{source}}-{{subset}}.log",
     benchmark:
@@ -62,5 +65,5 @@ rule merge_lgbm_scores:
     conda:
         ENV
     shell:
-        "python -m abgd.merge_scores --parts {input.parts} --labels {input.labels}"
+        "{PYTHON} -m abgd.merge_scores --parts {input.parts} --labels {input.labels}"
         " --out {output} > {log} 2>&1"

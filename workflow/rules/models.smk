@@ -12,6 +12,7 @@ rule train_single:
     wildcard_constraints:
         run=r"single(-seed\d+)?",
     params:
+        code=step_code("train_single"),
         architecture=config["single"]["architecture"],
         hidden=config["single"]["hidden"],
         branch_activations=config["single"]["branch_activations"],
@@ -37,7 +38,7 @@ rule train_single:
     conda:
         ENV
     shell:
-        "python -m abgd.train_single --features {input.features} --groundtruth {input.groundtruth}"
+        "{PYTHON} -m abgd.train_single --features {input.features} --groundtruth {input.groundtruth}"
         " --split {input.split} --split-summary {input.split_summary}"
         " --out-dir $(dirname {output.ckpt}) --seed {params.seed}"
         " --architecture {params.architecture} --hidden {params.hidden}"
@@ -49,7 +50,7 @@ rule train_single:
 
 
 EMBED_SHELL = (
-    "python -m abgd.embed --model-dir $(dirname {input.model}) --features {input.features}"
+    "{PYTHON} -m abgd.embed --model-dir $(dirname {input.model}) --features {input.features}"
     " --groundtruth {input.groundtruth} --out {output} --threads {threads} > {log} 2>&1"
 )
 
@@ -61,6 +62,8 @@ rule embed:
         groundtruth=all_groundtruth(),
     output:
         f"{OUT}/embeddings/{{model_source}}.parquet",
+    params:
+        code=step_code("embed"),
     log:
         f"{OUT}/logs/embed/{{model_source}}.log",
     benchmark:
@@ -69,7 +72,6 @@ rule embed:
     resources:
         mem_mb=mem_mb_from_input(1, 2000),
         runtime=60,
-        gpu=GPU,
     conda:
         ENV
     shell:
@@ -96,6 +98,7 @@ rule train_fusion:
     wildcard_constraints:
         run=r"fusion(-seed\d+)?",
     params:
+        code=step_code("train_fusion"),
         dropout=config["fusion"]["dropout"],
         lr=config["fusion"]["lr"],
         batch_size=config["fusion"]["batch_size"],
@@ -114,7 +117,7 @@ rule train_fusion:
     conda:
         ENV
     shell:
-        "python -m abgd.train_fusion --embeddings {input.embeddings}"
+        "{PYTHON} -m abgd.train_fusion --embeddings {input.embeddings}"
         " --groundtruth {input.groundtruth} --split {input.split}"
         " --split-summary {input.split_summary} --out-dir $(dirname {output.ckpt})"
         " --seed {params.seed} --dropout {params.dropout} --lr {params.lr}"
@@ -133,6 +136,7 @@ rule predict:
     wildcard_constraints:
         run=r"(single|fusion)(-seed\d+)?",
     params:
+        code=step_code("predict"),
         kind=predict_kind,
         inputs=predict_input_args,
         part=predict_part_args,
@@ -146,6 +150,6 @@ rule predict:
     conda:
         ENV
     shell:
-        "python -m abgd.predict --model-dir $(dirname {input.model}) --kind {params.kind}"
+        "{PYTHON} -m abgd.predict --model-dir $(dirname {input.model}) --kind {params.kind}"
         " {params.inputs} --groundtruth {input.groundtruth} {params.part}"
-        " --out {output} > {log} 2>&1"
+        " --out {output} --threads {threads} > {log} 2>&1"

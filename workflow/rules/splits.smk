@@ -8,6 +8,7 @@ rule split:
         split=f"{OUT}/splits/{{source}}.tsv",
         summary=f"{OUT}/splits/{{source}}.json",
     params:
+        code=step_code("split"),
         seed=config["split"]["seed"],
         holdout_fraction=config["split"]["holdout_fraction"],
         min_fit=config["split"]["min_fit"],
@@ -21,7 +22,7 @@ rule split:
     conda:
         ENV
     shell:
-        "python -m abgd.split --groundtruth {input.groundtruth} --out {output.split}"
+        "{PYTHON} -m abgd.split --groundtruth {input.groundtruth} --out {output.split}"
         " --summary {output.summary} --seed {params.seed}"
         " --holdout-fraction {params.holdout_fraction} --min-fit {params.min_fit}"
         " --min-holdout {params.min_holdout} --min-release-groups {params.min_release_groups}"
@@ -51,6 +52,7 @@ rule stats:
             labels={"figure": "Figure 2"},
         ),
     params:
+        code=step_code("stats"),
         sources=SOURCES,
         groundtruth_dir=f"{OUT}/groundtruth",
     log:
@@ -59,5 +61,5 @@ rule stats:
     conda:
         ENV
     shell:
-        "python -m abgd.stats --groundtruth-dir {params.groundtruth_dir} --sources {params.sources}"
+        "{PYTHON} -m abgd.stats --groundtruth-dir {params.groundtruth_dir} --sources {params.sources}"
         " --out-dir $(dirname {output.markdown}) > {log} 2>&1"
