@@ -1,29 +1,40 @@
-"""End to end: the whole DAG on a tiny generated release, then what a config change reruns."""
+"""End to end: the whole DAG on a tiny generated release, then what a config or code change reruns.
+
+The study runs in a copy of the repository (so tests can edit its code) from a plain shell
+(`env -i`, PATH=/usr/bin:/bin) with an interpreter that has the dependencies but not the `abgd`
+package: the rules must find both the interpreter and the code themselves (docs/environments.md).
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import shutil
+import site
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-CONFIG = ROOT / "tests" / "config" / "tiny.yaml"
+CONFIG = Path("tests") / "config" / "tiny.yaml"
+PLAIN_ENV = {"HOME": os.environ.get("HOME", "/tmp"), "PATH": "/usr/bin:/bin"}
 
 pytestmark = pytest.mark.slow
 
 
-def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+def snakemake(checkout: Path, workdir: Path, *args: str, python: Path | None = None,
+              ) -> subprocess.CompletedProcess[str]:
+    """Snakemake of `checkout` on `workdir`, started from a plain shell (no venv on PATH)."""
+    command = ([str(python), "-m", "snakemake"] if python else [str(BIN / "snakemake")])
     return subprocess.run(
-        [str(BIN / "snakemake"), "--snakefile", str(ROOT / "Snakefile"), "--directory",
-         str(workdir), "--configfile", str(CONFIG), "--cores", "2", *args],
-        capture_output=True, text=True, env=env, cwd=ROOT, check=False, timeout=1800,
+        [*command, "--snakefile", str(checkout / "Snakefile"), "--directory", str(workdir),
+         "--configfile", str(checkout / CONFIG), "--cores", "2", *args],
+        capture_output=True, text=True, env=PLAIN_ENV, cwd=workdir, check=False, timeout=1800,
     )
 
 
@@ -34,10 +45,54 @@ def planned_jobs(result: subprocess.CompletedProcess[str]) -> dict[str, int]:
             if rule != "total"}
 
 
+def copy_checkout(dest: Path) -> Path:
+    """The repository's files (tracked and new, not ignored ones) copied to `dest`."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT, capture_output=True, check=True,
+    ).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        source = ROOT / name
+        if source.is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / name)
+    return dest
+
+
+def deps_only_python(folder: Path) -> Path:
+    """A venv that sees this venv's packages (one .pth line) but cannot import `abgd`.
+
+    A path line in a .pth file adds the directory to sys.path without processing the .pth files
+    inside it, so the editable install's own .pth (which makes `abgd` importable) stays inert.
+    """
+    subprocess.run([sys._base_executable, "-m", "venv", "--without-pip", str(folder)],
+                   check=True)
+    python = folder / "bin" / "python"
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True, text=True, check=True).stdout.strip()
+    (Path(purelib) / "deps.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    return python
+
+
 @pytest.fixture(scope="module")
-def study(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return copy_checkout(tmp_path_factory.mktemp("checkout"))
+
+
+@pytest.fixture(scope="module")
+def deps_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    python = deps_only_python(tmp_path_factory.mktemp("deps-venv"))
+    probe = subprocess.run([str(python), "-c", "import snakemake, torch, lightgbm; import abgd"],
+                           capture_output=True, text=True, env=PLAIN_ENV, cwd="/", check=False)
+    assert "No module named 'abgd'" in probe.stderr, probe.stderr  # deps yes, package no
+    return python
+
+
+@pytest.fixture(scope="module")
+def study(checkout: Path, deps_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     workdir = tmp_path_factory.mktemp("study")
-    result = snakemake(workdir)
+    result = snakemake(checkout, workdir, python=deps_python)
     if result.returncode != 0:
         pytest.fail(f"workflow failed:\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}")
     return workdir
@@ -71,14 +126,14 @@ def test_downloads_were_verified_from_the_mirror(study: Path) -> None:
         assert (downloaded / path.name).read_bytes() == path.read_bytes()
 
 
-def test_nothing_left_to_do_after_a_run(study: Path) -> None:
-    result = snakemake(study, "-n")
+def test_nothing_left_to_do_after_a_run(checkout: Path, study: Path) -> None:
+    result = snakemake(checkout, study, "-n")
     assert result.returncode == 0, result.stderr
     assert planned_jobs(result) == {}
 
 
-def test_fusion_option_reruns_only_fusion_and_what_follows(study: Path) -> None:
-    result = snakemake(study, "-n", "--config", "fusion={'dropout': 0.3}")
+def test_fusion_option_reruns_only_fusion_and_what_follows(checkout: Path, study: Path) -> None:
+    result = snakemake(checkout, study, "-n", "--config", "fusion={'dropout': 0.3}")
     assert result.returncode == 0, result.stderr
     jobs = planned_jobs(result)
     assert jobs.get("train_fusion") == 4
@@ -89,17 +144,18 @@ def test_fusion_option_reruns_only_fusion_and_what_follows(study: Path) -> None:
     assert jobs["predict"] == 8 and jobs["threshold"] == 4
 
 
-def test_single_option_reruns_embeddings_and_fusion_but_not_data(study: Path) -> None:
-    result = snakemake(study, "-n", "--config", "single={'lr': 0.002}")
+def test_single_option_reruns_embeddings_and_fusion_but_not_data(checkout: Path,
+                                                                study: Path) -> None:
+    result = snakemake(checkout, study, "-n", "--config", "single={'lr': 0.002}")
     assert result.returncode == 0, result.stderr
     jobs = planned_jobs(result)
     assert jobs.get("train_single") == 4 and jobs.get("embed") == 4
     assert {"convert", "download", "split", "groundtruth"}.isdisjoint(jobs), jobs
 
 
-def test_snakemake_report_builds(study: Path) -> None:
+def test_snakemake_report_builds(checkout: Path, study: Path) -> None:
     report = study / "results" / "tiny" / "report.zip"
-    result = snakemake(study, "--report", str(report))
+    result = snakemake(checkout, study, "--report", str(report))
     assert result.returncode == 0, result.stderr[-3000:]
     import zipfile
 
@@ -109,11 +165,11 @@ def test_snakemake_report_builds(study: Path) -> None:
     assert any(name.endswith("tables.md") for name in names)
 
 
-def test_two_runs_give_byte_identical_results(study: Path,
+def test_two_runs_give_byte_identical_results(checkout: Path, study: Path,
                                               tmp_path_factory: pytest.TempPathFactory) -> None:
     """Determinism (CPU): a second study from scratch reproduces the summary and every run file."""
     again = tmp_path_factory.mktemp("again")
-    result = snakemake(again)
+    result = snakemake(checkout, again)  # the project's venv, the package installed
     assert result.returncode == 0, result.stderr[-3000:]
     first, second = study / "results" / "tiny", again / "results" / "tiny"
     assert (first / "evaluation" / "summary.json").read_bytes() == (
@@ -122,3 +178,53 @@ def test_two_runs_give_byte_identical_results(study: Path,
     assert runs
     for run in runs:
         assert (first / run).read_bytes() == (second / run).read_bytes(), run
+
+
+def _planned_after_edit(checkout: Path, study: Path, name: str, edit) -> dict[str, int]:
+    """Jobs a dry run plans after `edit(text)` of `name` in the checkout (restored afterwards)."""
+    path = checkout / name
+    original = path.read_text()
+    try:
+        path.write_text(edit(original))
+        result = snakemake(checkout, study, "-n")
+    finally:
+        path.write_text(original)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return planned_jobs(result)
+
+
+DATA_RULES = {"demo_mirror", "download", "convert", "features_manifest", "groundtruth", "split"}
+
+
+def test_editing_training_code_reruns_training_and_what_follows(checkout: Path,
+                                                                 study: Path) -> None:
+    jobs = _planned_after_edit(checkout, study, "src/abgd/training.py",
+                               lambda text: text + "\nEDITED = True\n")
+    assert jobs.get("train_single") == 4 and jobs.get("train_fusion") == 4, jobs
+    assert jobs.get("embed") == 4 and jobs.get("summarize") == 1, jobs
+    assert DATA_RULES.isdisjoint(jobs), jobs
+    # LightGBM on features is untouched; on embeddings (lgbm_fusion: 2 chunks x 4 sources) reruns.
+    assert jobs.get("train_lgbm") == 8, jobs
+
+
+def test_editing_conversion_code_reruns_conversion_and_downstream(checkout: Path,
+                                                                  study: Path) -> None:
+    jobs = _planned_after_edit(checkout, study, "src/abgd/convert.py",
+                               lambda text: text.replace("batch_size: int = 2048",
+                                                         "batch_size: int = 1024"))
+    config = yaml.safe_load((checkout / "config" / "config.yaml").read_text())
+    parts = sum(len(names) for names in config["features"]["archives"].values())
+    assert jobs.get("convert") == parts, jobs  # every part, as tiny.yaml keeps the archives
+    assert {"features_manifest", "groundtruth", "split", "train_single"} <= set(jobs), jobs
+    assert {"demo_mirror", "download"}.isdisjoint(jobs), jobs
+
+
+@pytest.mark.parametrize(("name", "edit"), [
+    ("README.md", lambda text: text + "\nAn added sentence.\n"),
+    # Comments, formatting and docstrings do not count (src/abgd/codehash.py).
+    ("src/abgd/training.py", lambda text: text.replace('"""', '"""Edited docstring. ', 1)
+     + "\n# an added comment\n"),
+])
+def test_edits_that_change_no_code_rerun_nothing(checkout: Path, study: Path, name: str,
+                                                 edit) -> None:
+    assert _planned_after_edit(checkout, study, name, edit) == {}
