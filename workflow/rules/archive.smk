@@ -11,6 +11,8 @@ rule archive:
         evaluations=all_evaluations,
         runs=all_run_files,
         thresholds=all_thresholds,
+        splits=[f"{OUT}/splits/{source}.tsv" for source in SOURCES],
+        models=archive_models,
         release=[f"{RES}/{name}" for name in RELEASE_FILES],
     output:
         f"{OUT}/abgd-{DATASET}-{GIT_SHA}.tar.gz",
@@ -19,6 +21,7 @@ rule archive:
         config=config_json,
         dataset=DATASET,
         commit=GIT_COMMIT,
+        models="--models" if config["archive"]["models"] else "",
     log:
         f"{OUT}/logs/archive/archive.log",
     localrule: True
@@ -27,4 +30,4 @@ rule archive:
     shell:
         "{PYTHON} -m abgd.archive --results $(dirname {output}) --dataset {params.dataset}"
         " --commit {params.commit} --config-json {params.config:q} --inputs {input.release}"
-        " --out {output} > {log} 2>&1"
+        " {params.models} --out {output} > {log} 2>&1"

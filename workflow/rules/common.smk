@@ -411,6 +411,18 @@ def study_targets():
     ]
 
 
+def archive_models(wildcards=None):
+    """Checkpoints of every trained network, when `archive.models` bundles them."""
+    if not config["archive"]["models"]:
+        return []
+    return [
+        model_files(f"{base}{seed_suffix(seed)}", source)["ckpt"]
+        for base in ("single", "fusion")
+        for seed in SEEDS
+        for source in SOURCES
+    ]
+
+
 def split_from_file(wildcards):
     """With `split.source: file`, the authors' published MBID lists replace the random split."""
     if config["split"]["source"] != "file":
