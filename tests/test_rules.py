@@ -82,7 +82,7 @@ def test_the_rules_were_found() -> None:
 def test_steps_run_with_the_workflow_interpreter(rule: str) -> None:
     """No bare `python`: which one that is depends on the caller's PATH (docs/environments.md)."""
     shell = _shell(RULES[rule])
-    assert re.search(r"(^|[\s;])\{PYTHON\} -m abgd\.\w+", shell), shell
+    assert re.search(r"(^|[\s;])\$ABGD_PYTHON -m abgd\.\w+", shell), shell
     assert not re.search(r"(^|[\s;=])python3?\s", shell), shell
 
 

@@ -16,18 +16,18 @@ rule archive:
         release=[f"{RES}/{name}" for name in RELEASE_FILES],
     output:
         f"{OUT}/abgd-{DATASET}-{GIT_SHA}.tar.gz",
+    log:
+        f"{OUT}/logs/archive/archive.log",
+    localrule: True
+    conda:
+        ENV
     params:
         code=step_code("archive"),
         config=config_json,
         dataset=DATASET,
         commit=GIT_COMMIT,
         models="--models" if config["archive"]["models"] else "",
-    log:
-        f"{OUT}/logs/archive/archive.log",
-    localrule: True
-    conda:
-        ENV
     shell:
-        "{PYTHON} -m abgd.archive --results $(dirname {output}) --dataset {params.dataset}"
+        "$ABGD_PYTHON -m abgd.archive --results $(dirname {output}) --dataset {params.dataset}"
         " --commit {params.commit} --config-json {params.config:q} --inputs {input.release}"
         " {params.models} --out {output} > {log} 2>&1"

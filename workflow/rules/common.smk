@@ -1,4 +1,5 @@
 # Helpers shared by every stage (config validation, names and paths, resources).
+import os
 import re
 import shlex
 import sys
@@ -66,7 +67,9 @@ DECODINGS = config["evaluation"]["decodings"]
 ENV = "../../envs/abgd.yaml"
 GPU = 1 if config["gpu"] else 0
 
-_ARCHIVE_RE = re.compile(r"^acousticbrainz-mediaeval-features-+(train|validation)-([0-9a-f]+)\.tar\.bz2$")
+_ARCHIVE_RE = re.compile(
+    r"^acousticbrainz-mediaeval-features-+(train|validation)-([0-9a-f]+)\.tar\.bz2$"
+)
 
 
 def archive_key(name):
@@ -106,6 +109,7 @@ DOWNLOADABLE = [*RELEASE_FILES, *([MD5SUMS] if MD5SUMS else [])]
 
 # ---------------------------------------------------------------- download
 
+
 def file_url(wildcards):
     urls = config["download"]["urls"]
     return urls.get(wildcards.name, config["download"]["url_template"].format(name=wildcards.name))
@@ -133,6 +137,7 @@ def download_inputs(wildcards):
 
 # ---------------------------------------------------------------- features
 
+
 def archive_path(wildcards):
     return f"{RES}/{ARCHIVES[wildcards.part]}"
 
@@ -146,7 +151,9 @@ def parts_of_split(wildcards):
 
 
 def errors_of_split(wildcards):
-    return [f"{OUT}/features/{wildcards.split}/{part}.errors.tsv" for part in PARTS[wildcards.split]]
+    return [
+        f"{OUT}/features/{wildcards.split}/{part}.errors.tsv" for part in PARTS[wildcards.split]
+    ]
 
 
 def groundtruth_tsv(split):
@@ -292,6 +299,7 @@ def all_thresholds(wildcards=None):
 
 # ---------------------------------------------------------------- step arguments
 
+
 def predict_inputs(wildcards):
     if parse_system(wildcards.run)["base"] == "single":
         return feature_manifests()
@@ -389,6 +397,7 @@ def lgbm_input_args(wildcards, input):
 
 # ---------------------------------------------------------------- resources
 
+
 def mem_mb_from_input(factor, floor_mb):
     """Memory that grows with the job's inputs: the demo asks for little, the release for enough."""
 
@@ -399,6 +408,7 @@ def mem_mb_from_input(factor, floor_mb):
 
 
 # ---------------------------------------------------------------- targets
+
 
 def study_targets():
     return [
@@ -453,16 +463,15 @@ def config_json(wildcards=None):
     return json.dumps(config, sort_keys=True)
 
 
-
 # ---------------------------------------------------------------- the interpreter and the code
 #
-# Every rule runs `{PYTHON} -m abgd.<step>` (docs/environments.md says why this way):
-# - the checkout's own code, from `src/` on PYTHONPATH, so no environment needs the package
+# Each step runs as `$ABGD_PYTHON -m abgd.<step>` (docs/environments.md says why this way):
+# - the checkout's own code: src/ goes first on PYTHONPATH, so no environment needs the package
 #   installed or the repository's path (the conda env of `--sdm conda` holds dependencies only);
 # - the interpreter of the environment the job runs in: with `--sdm conda` the job's env is
 #   activated and its `python` is the right one; otherwise the Python that runs this Snakemake
-#   (sys.executable), whatever PATH says, on a cluster node too (the executor starts the job's
-#   Snakemake with the same interpreter).
+#   (sys.executable), whatever PATH says. Jobs inherit both variables from this process; on a
+#   cluster every job's own Snakemake (started with the same interpreter) sets them again.
 SRC = f"{workflow.basedir}/src"
 sys.path.insert(0, SRC)
 from abgd.codehash import code_hash  # noqa: E402  (stdlib only; needs src/ on sys.path)
@@ -476,7 +485,13 @@ def _interpreter():
     return shlex.quote(sys.executable)
 
 
-PYTHON = f"PYTHONPATH={shlex.quote(SRC)}${{PYTHONPATH:+:$PYTHONPATH}} {_interpreter()}"
+# Set here for the jobs, never required from the user (hence no `envvars:`).
+os.environ.update(
+    ABGD_PYTHON=_interpreter(),
+    PYTHONPATH=os.pathsep.join(
+        dict.fromkeys([SRC, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))])
+    ),
+)
 
 
 def step_code(step):

@@ -9,8 +9,19 @@ rule train_single:
         split_summary=f"{OUT}/splits/{{source}}.json",
     output:
         **model_files("{run}", "{source}"),
+    log:
+        f"{OUT}/logs/train_single/{{run}}/{{source}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/train_single/{{run}}/{{source}}.tsv"
     wildcard_constraints:
         run=r"single(-seed\d+)?",
+    conda:
+        ENV
+    threads: 2
+    resources:
+        mem_mb=mem_mb_from_input(3, 2000),
+        runtime=240,
+        gpu=GPU,
     params:
         code=step_code("train_single"),
         architecture=config["single"]["architecture"],
@@ -26,19 +37,8 @@ rule train_single:
         max_epochs=config["single"]["max_epochs"],
         patience=config["single"]["patience"],
         seed=run_seed,
-    log:
-        f"{OUT}/logs/train_single/{{run}}/{{source}}.log",
-    benchmark:
-        f"{OUT}/benchmarks/train_single/{{run}}/{{source}}.tsv"
-    threads: 2
-    resources:
-        mem_mb=mem_mb_from_input(3, 2000),
-        runtime=240,
-        gpu=GPU,
-    conda:
-        ENV
     shell:
-        "{PYTHON} -m abgd.train_single --features {input.features} --groundtruth {input.groundtruth}"
+        "$ABGD_PYTHON -m abgd.train_single --features {input.features} --groundtruth {input.groundtruth}"
         " --split {input.split} --split-summary {input.split_summary}"
         " --out-dir $(dirname {output.ckpt}) --seed {params.seed}"
         " --architecture {params.architecture} --hidden {params.hidden}"
@@ -50,7 +50,7 @@ rule train_single:
 
 
 EMBED_SHELL = (
-    "{PYTHON} -m abgd.embed --model-dir $(dirname {input.model}) --features {input.features}"
+    "$ABGD_PYTHON -m abgd.embed --model-dir $(dirname {input.model}) --features {input.features}"
     " --groundtruth {input.groundtruth} --out {output} --threads {threads} > {log} 2>&1"
 )
 
@@ -62,18 +62,18 @@ rule embed:
         groundtruth=all_groundtruth(),
     output:
         f"{OUT}/embeddings/{{model_source}}.parquet",
-    params:
-        code=step_code("embed"),
     log:
         f"{OUT}/logs/embed/{{model_source}}.log",
     benchmark:
         f"{OUT}/benchmarks/embed/{{model_source}}.tsv"
+    conda:
+        ENV
     threads: 2
     resources:
         mem_mb=mem_mb_from_input(1, 2000),
         runtime=60,
-    conda:
-        ENV
+    params:
+        code=step_code("embed"),
     shell:
         EMBED_SHELL
 
@@ -95,8 +95,19 @@ rule train_fusion:
         split_summary=f"{OUT}/splits/{{source}}.json",
     output:
         **model_files("{run}", "{source}"),
+    log:
+        f"{OUT}/logs/train_fusion/{{run}}/{{source}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/train_fusion/{{run}}/{{source}}.tsv"
     wildcard_constraints:
         run=r"fusion(-seed\d+)?",
+    conda:
+        ENV
+    threads: 2
+    resources:
+        mem_mb=mem_mb_from_input(3, 2000),
+        runtime=120,
+        gpu=GPU,
     params:
         code=step_code("train_fusion"),
         dropout=config["fusion"]["dropout"],
@@ -105,19 +116,8 @@ rule train_fusion:
         max_epochs=config["fusion"]["max_epochs"],
         patience=config["fusion"]["patience"],
         seed=run_seed,
-    log:
-        f"{OUT}/logs/train_fusion/{{run}}/{{source}}.log",
-    benchmark:
-        f"{OUT}/benchmarks/train_fusion/{{run}}/{{source}}.tsv"
-    threads: 2
-    resources:
-        mem_mb=mem_mb_from_input(3, 2000),
-        runtime=120,
-        gpu=GPU,
-    conda:
-        ENV
     shell:
-        "{PYTHON} -m abgd.train_fusion --embeddings {input.embeddings}"
+        "$ABGD_PYTHON -m abgd.train_fusion --embeddings {input.embeddings}"
         " --groundtruth {input.groundtruth} --split {input.split}"
         " --split-summary {input.split_summary} --out-dir $(dirname {output.ckpt})"
         " --seed {params.seed} --dropout {params.dropout} --lr {params.lr}"
@@ -133,23 +133,23 @@ rule predict:
         split=f"{OUT}/splits/{{source}}.tsv",
     output:
         f"{OUT}/scores/{{run}}/{{source}}-{{subset}}.parquet",
+    log:
+        f"{OUT}/logs/predict/{{run}}/{{source}}-{{subset}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/predict/{{run}}/{{source}}-{{subset}}.tsv"
     wildcard_constraints:
         run=r"(single|fusion)(-seed\d+)?",
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=mem_mb_from_input(1, 2000),
     params:
         code=step_code("predict"),
         kind=predict_kind,
         inputs=predict_input_args,
         part=predict_part_args,
-    log:
-        f"{OUT}/logs/predict/{{run}}/{{source}}-{{subset}}.log",
-    benchmark:
-        f"{OUT}/benchmarks/predict/{{run}}/{{source}}-{{subset}}.tsv"
-    threads: 1
-    resources:
-        mem_mb=mem_mb_from_input(1, 2000),
-    conda:
-        ENV
     shell:
-        "{PYTHON} -m abgd.predict --model-dir $(dirname {input.model}) --kind {params.kind}"
+        "$ABGD_PYTHON -m abgd.predict --model-dir $(dirname {input.model}) --kind {params.kind}"
         " {params.inputs} --groundtruth {input.groundtruth} {params.part}"
         " --out {output} --threads {threads} > {log} 2>&1"
