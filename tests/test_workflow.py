@@ -228,3 +228,19 @@ def test_editing_conversion_code_reruns_conversion_and_downstream(checkout: Path
 def test_edits_that_change_no_code_rerun_nothing(checkout: Path, study: Path, name: str,
                                                  edit) -> None:
     assert _planned_after_edit(checkout, study, name, edit) == {}
+
+
+def test_the_studys_bundle_verifies(study: Path) -> None:
+    """The real bundle lists every member with its md5, split membership included."""
+    bundle = next((study / "results" / "tiny").glob("abgd-tiny-*.tar.gz"))
+    result = subprocess.run([sys.executable, "-m", "abgd.archive", "--verify", str(bundle)],
+                            capture_output=True, text=True, check=False,
+                            env={**PLAIN_ENV, "PYTHONPATH": str(ROOT / "src")})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "dataset  tiny" in result.stdout
+    import tarfile
+
+    with tarfile.open(bundle) as tar:
+        names = tar.getnames()
+    for source in ("allmusic", "discogs", "lastfm", "tagtraum"):
+        assert f"abgd-tiny/splits/{source}.tsv" in names
