@@ -1,7 +1,6 @@
 # Helpers shared by every stage (config validation, names and paths, resources).
 import os
 import re
-import shlex
 import sys
 
 from snakemake.exceptions import WorkflowError
@@ -482,7 +481,7 @@ def _interpreter():
 
     if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
         return "python"
-    return shlex.quote(sys.executable)
+    return sys.executable  # expanded unquoted in the shell: a path without spaces
 
 
 # Set here for the jobs, never required from the user (hence no `envvars:`).
