@@ -34,7 +34,7 @@ def snakemake(checkout: Path, workdir: Path, *args: str, python: Path | None = N
     return subprocess.run(
         [*command, "--snakefile", str(checkout / "Snakefile"), "--directory", str(workdir),
          "--configfile", str(checkout / CONFIG), "--cores", "2", *args],
-        capture_output=True, text=True, env=PLAIN_ENV, cwd=workdir, check=False, timeout=1800,
+        capture_output=True, text=True, env=PLAIN_ENV, cwd=workdir, check=False, timeout=3600,
     )
 
 
