@@ -12,6 +12,8 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+
+
 wildcard_constraints:
     source="|".join(SOURCES),
     model_source="|".join(SOURCES),
@@ -35,6 +37,6 @@ include: "workflow/rules/tag.smk"
 
 
 rule all:
+    default_target: True
     input:
         study_targets(),
-    default_target: True

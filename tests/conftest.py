@@ -1,8 +1,16 @@
-"""Fixtures shared by several test modules: the tiny study, run once per session."""
+"""Fixtures shared by several test modules: the tiny study, run once per session.
+
+The study runs in a copy of the repository (so tests can edit its code) from a plain shell
+(PATH=/usr/bin:/bin, no PYTHONPATH) with an interpreter that has the dependencies but not the
+`abgd` package: the rules must find both the interpreter and the code themselves
+(docs/environments.md).
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
+import site
 import subprocess
 import sys
 from pathlib import Path
@@ -11,20 +19,67 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-CONFIG = ROOT / "tests" / "config" / "tiny.yaml"
+CONFIG = Path("tests") / "config" / "tiny.yaml"
+PLAIN_ENV = {"HOME": os.environ.get("HOME", "/tmp"), "PATH": "/usr/bin:/bin"}
 
 
-def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+def snakemake(checkout: Path, workdir: Path, *args: str, python: Path | None = None,
+              ) -> subprocess.CompletedProcess[str]:
+    """Snakemake of `checkout` on `workdir`, started from a plain shell (no venv on PATH)."""
+    command = [str(python), "-m", "snakemake"] if python else [str(BIN / "snakemake")]
     return subprocess.run(
-        [str(BIN / "snakemake"), "--snakefile", str(ROOT / "Snakefile"), "--directory",
-         str(workdir), "--configfile", str(CONFIG), "--cores", "2", *args],
-        capture_output=True, text=True, env=env, cwd=ROOT, check=False, timeout=1800,
+        [*command, "--snakefile", str(checkout / "Snakefile"), "--directory", str(workdir),
+         "--configfile", str(checkout / CONFIG), "--cores", "2", *args],
+        capture_output=True, text=True, env=PLAIN_ENV, cwd=workdir, check=False, timeout=3600,
     )
 
 
+def copy_checkout(dest: Path) -> Path:
+    """The repository's files (tracked and new, not ignored ones) copied to `dest`."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT, capture_output=True, check=True,
+    ).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        source = ROOT / name
+        if source.is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / name)
+    return dest
+
+
+def deps_only_python(folder: Path) -> Path:
+    """A venv that sees this venv's packages (one .pth line) but cannot import `abgd`.
+
+    A path line in a .pth file adds the directory to sys.path without processing the .pth files
+    inside it, so the editable install's own .pth (which makes `abgd` importable) stays inert.
+    """
+    subprocess.run([sys._base_executable, "-m", "venv", "--without-pip", str(folder)],
+                   check=True)
+    python = folder / "bin" / "python"
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True, text=True, check=True).stdout.strip()
+    (Path(purelib) / "deps.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    return python
+
+
 @pytest.fixture(scope="session")
-def study(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return copy_checkout(tmp_path_factory.mktemp("checkout"))
+
+
+@pytest.fixture(scope="session")
+def deps_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    python = deps_only_python(tmp_path_factory.mktemp("deps-venv"))
+    probe = subprocess.run([str(python), "-c", "import snakemake, torch, lightgbm; import abgd"],
+                           capture_output=True, text=True, env=PLAIN_ENV, cwd="/", check=False)
+    assert "No module named 'abgd'" in probe.stderr, probe.stderr  # deps yes, package no
+    return python
+
+
+@pytest.fixture(scope="session")
+def study(checkout: Path, deps_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A working directory in which the whole tiny study (tests/config/tiny.yaml) has run.
 
     ``ABGD_TINY_STUDY=DIR`` reuses a directory where that study already ran (brought up to
@@ -32,7 +87,7 @@ def study(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """
     reuse = os.environ.get("ABGD_TINY_STUDY")
     workdir = Path(reuse).resolve() if reuse else tmp_path_factory.mktemp("study")
-    result = snakemake(workdir)
+    result = snakemake(checkout, workdir, python=deps_python)
     if result.returncode != 0:
         pytest.fail(f"workflow failed:\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}")
     return workdir

@@ -335,3 +335,11 @@ def test_manifest_refuses_a_foreign_errors_file(tmp_path):
     bogus.write_text("id\treason\n")
     with pytest.raises(M.ManifestError):
         M.count_errors(bogus)
+
+
+@pytest.mark.parametrize(("threads", "decoder"), [(1, 1), (2, 1), (3, 2), (16, 15), (0, 1)])
+def test_decoder_threads_leave_one_cpu_to_the_parser(threads: int, decoder: int) -> None:
+    """A job that reserved N CPUs runs the parser plus at most N - 1 decoder threads (never 0)."""
+    from abgd.convert import decoder_threads
+
+    assert decoder_threads(threads) == decoder

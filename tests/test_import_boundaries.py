@@ -45,7 +45,7 @@ print(" ".join(sorted({{m.split(".")[0] for m in sys.modules}} & {heavy!r})) or 
 def workflow_steps() -> list[str]:
     found: set[str] = set()
     for path in (ROOT / "workflow" / "rules").glob("*.smk"):
-        found.update(re.findall(r"python -m abgd\.(\w+)", path.read_text()))
+        found.update(re.findall(r"-m abgd\.(\w+)", path.read_text()))
     return sorted(found)
 
 

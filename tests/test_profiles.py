@@ -57,3 +57,11 @@ def test_set_resources_name_existing_rules() -> None:
     for name in ("default", "local", "slurm"):
         unknown = set(_profile(name).get("set-resources") or {}) - _rules()
         assert not unknown, f"profiles/{name}: set-resources for unknown rules {sorted(unknown)}"
+
+
+def test_workflow_profile_leaves_cluster_settings_to_the_cluster_profile() -> None:
+    """profiles/default wins key by key over --profile, so it must not set what SLURM needs."""
+    default, slurm = _profile("default"), _profile("slurm")
+    overridden = set(default) & set(slurm)
+    assert overridden <= {"rerun-incomplete", "show-failed-logs"}, overridden
+    assert slurm["latency-wait"] >= 30 and slurm["printshellcmds"] is True

@@ -1,15 +1,22 @@
-"""End to end: the whole DAG on a tiny generated release, then what a config change reruns."""
+"""End to end: the whole DAG on a tiny generated release, then what a config or code change reruns.
+
+The study runs in a copy of the repository (so tests can edit its code) from a plain shell
+(`env -i`, PATH=/usr/bin:/bin) with an interpreter that has the dependencies but not the `abgd`
+package: the rules must find both the interpreter and the code themselves (docs/environments.md).
+"""
 
 from __future__ import annotations
 
 import json
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
-from conftest import snakemake
+from conftest import PLAIN_ENV, ROOT, snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -53,14 +60,14 @@ def test_downloads_were_verified_from_the_mirror(study: Path) -> None:
         assert (downloaded / path.name).read_bytes() == path.read_bytes()
 
 
-def test_nothing_left_to_do_after_a_run(study: Path) -> None:
-    result = snakemake(study, "-n")
+def test_nothing_left_to_do_after_a_run(checkout: Path, study: Path) -> None:
+    result = snakemake(checkout, study, "-n")
     assert result.returncode == 0, result.stderr
     assert planned_jobs(result) == {}
 
 
-def test_fusion_option_reruns_only_fusion_and_what_follows(study: Path) -> None:
-    result = snakemake(study, "-n", "--config", "fusion={'dropout': 0.3}")
+def test_fusion_option_reruns_only_fusion_and_what_follows(checkout: Path, study: Path) -> None:
+    result = snakemake(checkout, study, "-n", "--config", "fusion={'dropout': 0.3}")
     assert result.returncode == 0, result.stderr
     jobs = planned_jobs(result)
     assert jobs.get("train_fusion") == 4
@@ -75,8 +82,8 @@ LOGREG = ("custom_systems=[{'name': 'logreg', 'module': 'examples/logreg_plugin.
           "'inputs': 'features', 'params': {'C': 0.5, 'max_labels': 10, 'max_iter': 100}}]")
 
 
-def test_plugin_parameter_reruns_only_the_plugin(study: Path) -> None:
-    result = snakemake(study, "-n", "--config", LOGREG)
+def test_plugin_parameter_reruns_only_the_plugin(checkout: Path, study: Path) -> None:
+    result = snakemake(checkout, study, "-n", "--config", LOGREG)
     assert result.returncode == 0, result.stderr
     jobs = planned_jobs(result)
     # its 4 models, holdout + validation scores, thresholds, 4 decodings and their evaluations
@@ -87,25 +94,27 @@ def test_plugin_parameter_reruns_only_the_plugin(study: Path) -> None:
     assert untouched.isdisjoint(jobs), jobs
 
 
-def test_multitask_option_reruns_only_multitask(study: Path) -> None:
-    result = snakemake(study, "-n", "--config", "multitask={'enabled': True, 'lr': 0.002}")
+def test_multitask_option_reruns_only_multitask(checkout: Path, study: Path) -> None:
+    result = snakemake(checkout, study, "-n", "--config",
+                       "multitask={'enabled': True, 'lr': 0.002}")
     assert result.returncode == 0, result.stderr
     jobs = planned_jobs(result)
     assert jobs.get("train_multitask") == 1 and jobs.get("predict") == 8
     assert {"train_single", "train_fusion", "train_custom", "embed"}.isdisjoint(jobs), jobs
 
 
-def test_single_option_reruns_embeddings_and_fusion_but_not_data(study: Path) -> None:
-    result = snakemake(study, "-n", "--config", "single={'lr': 0.002}")
+def test_single_option_reruns_embeddings_and_fusion_but_not_data(checkout: Path,
+                                                                study: Path) -> None:
+    result = snakemake(checkout, study, "-n", "--config", "single={'lr': 0.002}")
     assert result.returncode == 0, result.stderr
     jobs = planned_jobs(result)
     assert jobs.get("train_single") == 4 and jobs.get("embed") == 4
     assert {"convert", "download", "split", "groundtruth"}.isdisjoint(jobs), jobs
 
 
-def test_snakemake_report_builds(study: Path) -> None:
+def test_snakemake_report_builds(checkout: Path, study: Path) -> None:
     report = study / "results" / "tiny" / "report.zip"
-    result = snakemake(study, "--report", str(report))
+    result = snakemake(checkout, study, "--report", str(report))
     assert result.returncode == 0, result.stderr[-3000:]
     import zipfile
 
@@ -115,11 +124,11 @@ def test_snakemake_report_builds(study: Path) -> None:
     assert any(name.endswith("tables.md") for name in names)
 
 
-def test_two_runs_give_byte_identical_results(study: Path,
+def test_two_runs_give_byte_identical_results(checkout: Path, study: Path,
                                               tmp_path_factory: pytest.TempPathFactory) -> None:
     """Determinism (CPU): a second study from scratch reproduces the summary and every run file."""
     again = tmp_path_factory.mktemp("again")
-    result = snakemake(again)
+    result = snakemake(checkout, again)  # the project's venv, the package installed
     assert result.returncode == 0, result.stderr[-3000:]
     first, second = study / "results" / "tiny", again / "results" / "tiny"
     assert (first / "evaluation" / "summary.json").read_bytes() == (
@@ -128,3 +137,69 @@ def test_two_runs_give_byte_identical_results(study: Path,
     assert runs
     for run in runs:
         assert (first / run).read_bytes() == (second / run).read_bytes(), run
+
+
+def _planned_after_edit(checkout: Path, study: Path, name: str, edit) -> dict[str, int]:
+    """Jobs a dry run plans after `edit(text)` of `name` in the checkout (restored afterwards)."""
+    path = checkout / name
+    original = path.read_text()
+    try:
+        path.write_text(edit(original))
+        result = snakemake(checkout, study, "-n")
+    finally:
+        path.write_text(original)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return planned_jobs(result)
+
+
+DATA_RULES = {"demo_mirror", "download", "convert", "features_manifest", "groundtruth", "split"}
+
+
+def test_editing_training_code_reruns_training_and_what_follows(checkout: Path,
+                                                                 study: Path) -> None:
+    jobs = _planned_after_edit(checkout, study, "src/abgd/training.py",
+                               lambda text: text + "\nEDITED = True\n")
+    assert jobs.get("train_single") == 4 and jobs.get("train_fusion") == 4, jobs
+    assert jobs.get("embed") == 4 and jobs.get("summarize") == 1, jobs
+    assert DATA_RULES.isdisjoint(jobs), jobs
+    # LightGBM on features is untouched; on embeddings (lgbm_fusion: 2 chunks x 4 sources) reruns.
+    assert jobs.get("train_lgbm") == 8, jobs
+
+
+def test_editing_conversion_code_reruns_conversion_and_downstream(checkout: Path,
+                                                                  study: Path) -> None:
+    jobs = _planned_after_edit(checkout, study, "src/abgd/convert.py",
+                               lambda text: text.replace("batch_size: int = 2048",
+                                                         "batch_size: int = 1024"))
+    config = yaml.safe_load((checkout / "config" / "config.yaml").read_text())
+    parts = sum(len(names) for names in config["features"]["archives"].values())
+    assert jobs.get("convert") == parts, jobs  # every part, as tiny.yaml keeps the archives
+    assert {"features_manifest", "groundtruth", "split", "train_single"} <= set(jobs), jobs
+    assert {"demo_mirror", "download"}.isdisjoint(jobs), jobs
+
+
+@pytest.mark.parametrize(("name", "edit"), [
+    ("README.md", lambda text: text + "\nAn added sentence.\n"),
+    # Comments, formatting and docstrings do not count (src/abgd/codehash.py).
+    ("src/abgd/training.py", lambda text: text.replace('"""', '"""Edited docstring. ', 1)
+     + "\n# an added comment\n"),
+])
+def test_edits_that_change_no_code_rerun_nothing(checkout: Path, study: Path, name: str,
+                                                 edit) -> None:
+    assert _planned_after_edit(checkout, study, name, edit) == {}
+
+
+def test_the_studys_bundle_verifies(study: Path) -> None:
+    """The real bundle lists every member with its md5, split membership included."""
+    bundle = next((study / "results" / "tiny").glob("abgd-tiny-*.tar.gz"))
+    result = subprocess.run([sys.executable, "-m", "abgd.archive", "--verify", str(bundle)],
+                            capture_output=True, text=True, check=False,
+                            env={**PLAIN_ENV, "PYTHONPATH": str(ROOT / "src")})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "dataset  tiny" in result.stdout
+    import tarfile
+
+    with tarfile.open(bundle) as tar:
+        names = tar.getnames()
+    for source in ("allmusic", "discogs", "lastfm", "tagtraum"):
+        assert f"abgd-tiny/splits/{source}.tsv" in names

@@ -1,17 +1,22 @@
-"""The publication bundle: results plus everything needed to say what made them.
+"""The publication bundle: results plus everything needed to say what made them, verifiably.
 
-A paper cites one file. It holds the reports, summary, run files, thresholds and figures, the
-resolved configuration, the exact Python environment (`pip freeze`), the md5 of every input file
-of the release and the git commit, with a README describing the contents. Members are sorted and
-their times fixed to the commit, so the same results give the same member list and contents.
+A paper cites one file. It holds the reports, summary, run files, thresholds and figures, the split
+membership (which recordings were fit and which held out), the label lists, optionally the model
+checkpoints, the resolved configuration, the exact Python environment (`pip freeze`), the md5 of
+every input file of the release and the git commit. Its README describes the contents and lists
+every other member with its md5; `python -m abgd.archive --verify BUNDLE` re-checks them and prints
+what the bundle claims. Members are sorted and their times fixed, so the same results give the
+same bytes.
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import io
 import json
+import re
 import subprocess
 import sys
 import tarfile
@@ -34,12 +39,15 @@ INCLUDE = (
     "stats/*",
     "figures/*.png",
     "splits/*.json",
+    "splits/*.tsv",
     "groundtruth/*.json",
     "models/*/*/metrics.json",
     "models/*/*/epochs.csv",
     "models/*/*/labels.json",
     "features/*.manifest.json",
 )
+# Opt-in (config `archive.models: true`): the trained networks' weights.
+MODELS = ("models/*/*/model.ckpt",)
 
 README = """\
 # abgd results bundle: {dataset}
@@ -56,8 +64,9 @@ Made by the abgd workflow at commit {commit} on {date}.
 | `thresholds/<system>/<source>.json` | decision thresholds, fitted on the holdout part |
 | `stats/` | dataset statistics (Tables 2-3, Figures 1-2) |
 | `figures/` | training curves, ROC curves, per-label F, thresholds |
-| `splits/`, `groundtruth/` | split summaries and label vocabularies |
-| `models/<system>/<source>/` | training logs and metrics (not the weights) |
+| `splits/<source>.tsv` | split membership: every training recording and its part (fit or holdout) |
+| `splits/<source>.json`, `groundtruth/` | split summaries, label lists and vocabularies |
+| `models/<system>/<source>/` | label list (`labels.json`), training logs and metrics{weights} |
 | `config.json` | the resolved configuration of the run |
 | `environment.txt` | `pip freeze` of the environment that ran the workflow |
 | `inputs.md5` | md5 of every input file of the release |
@@ -66,7 +75,16 @@ Made by the abgd workflow at commit {commit} on {date}.
 To archive the code and software environments as well, run
 `snakemake --archive abgd-code.tar.gz` in the repository (it bundles the git-tracked
 files and, with `--sdm conda`, the conda packages).
+
+Check this bundle with `python -m abgd.archive --verify <bundle>.tar.gz` (any abgd checkout), or
+by hand: every line below is `md5  path` of a member, relative to this folder.
+
+## Files
+
+```
+{manifest}```
 """
+MANIFEST_RE = re.compile(r"^## Files\n\n```\n(.*?)```$", re.S | re.M)
 
 
 def collect(results: Path, patterns: Iterable[str] = INCLUDE) -> list[Path]:
@@ -93,52 +111,127 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes, mtime: int) -> None
 
 
 def write_bundle(out: Path, dataset: str, results: Path, commit: str, config_json: str,
-                 inputs: list[Path], environment: str, mtime: int | None = None) -> list[str]:
+                 inputs: list[Path], environment: str, mtime: int | None = None,
+                 models: bool = False) -> list[str]:
     """Write the tar.gz atomically; return the member names."""
     mtime = int(time.time()) if mtime is None else mtime
     prefix = f"abgd-{dataset}"
-    members: list[str] = []
-    generated = {
-        "README.md": README.format(
-            dataset=dataset, commit=commit,
-            date=time.strftime("%Y-%m-%d", time.gmtime(mtime)),
-        ),
-        "COMMIT": commit + "\n",
-        "config.json": json.dumps(json.loads(config_json), indent=2, sort_keys=True) + "\n",
-        "environment.txt": environment,
-        "inputs.md5": "".join(f"{md5_file(path)}  {path.name}\n" for path in sorted(inputs)),
+    contents: dict[str, bytes] = {
+        "COMMIT": (commit + "\n").encode(),
+        "config.json": (json.dumps(json.loads(config_json), indent=2, sort_keys=True)
+                        + "\n").encode(),
+        "environment.txt": environment.encode(),
+        "inputs.md5": "".join(f"{md5_file(path)}  {path.name}\n"
+                              for path in sorted(inputs)).encode(),
     }
+    for path in collect(results, INCLUDE + (MODELS if models else ())):
+        contents[path.relative_to(results).as_posix()] = path.read_bytes()
+    manifest = "".join(f"{hashlib.md5(data, usedforsecurity=False).hexdigest()}  {name}\n"
+                       for name, data in sorted(contents.items()))
+    contents["README.md"] = README.format(
+        dataset=dataset, commit=commit, date=time.strftime("%Y-%m-%d", time.gmtime(mtime)),
+        weights=" and weights (`model.ckpt`)" if models else " (not the weights)",
+        manifest=manifest,
+    ).encode()
+    members: list[str] = []
     with atomic_path(out) as tmp, open(tmp, "wb") as raw, gzip.GzipFile(
         filename="", mode="wb", fileobj=raw, mtime=mtime
     ) as gz, tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name, text in sorted(generated.items()):
-            _add_bytes(tar, f"{prefix}/{name}", text.encode(), mtime)
+        for name, data in sorted(contents.items()):
+            _add_bytes(tar, f"{prefix}/{name}", data, mtime)
             members.append(f"{prefix}/{name}")
-        for path in collect(results):
-            name = f"{prefix}/{path.relative_to(results).as_posix()}"
-            _add_bytes(tar, name, path.read_bytes(), mtime)
-            members.append(name)
     return members
+
+
+def verify(bundle: Path) -> dict[str, object]:
+    """Check every member against the README's list; return what the bundle claims.
+
+    Raises ValueError naming the first member whose md5 differs, that is missing, or that the
+    list does not name (a file slipped in later).
+    """
+    with tarfile.open(bundle) as tar:
+        data: dict[str, bytes] = {}
+        for member in tar.getmembers():
+            if not member.isfile():
+                continue
+            handle = tar.extractfile(member)
+            assert handle is not None
+            data[member.name.split("/", 1)[-1]] = handle.read()
+    if "README.md" not in data:
+        raise ValueError(f"{bundle}: no README.md, not an abgd bundle")
+    match = MANIFEST_RE.search(data.pop("README.md").decode())
+    if match is None:
+        raise ValueError(f"{bundle}: README.md has no '## Files' list")
+    listed = dict(reversed(line.split("  ", 1)) for line in match.group(1).splitlines())
+    for name, expected in sorted(listed.items()):
+        if name not in data:
+            raise ValueError(f"{bundle}: {name} is listed in README.md but missing")
+        actual = hashlib.md5(data[name], usedforsecurity=False).hexdigest()
+        if actual != expected:
+            raise ValueError(f"{bundle}: {name} has md5 {actual}, README.md lists {expected}")
+    extra = sorted(set(data) - set(listed))
+    if extra:
+        raise ValueError(f"{bundle}: {extra[0]} is not listed in README.md")
+    config = json.loads(data["config.json"])
+    return {
+        "files": len(listed),
+        "commit": data["COMMIT"].decode().strip(),
+        "dataset": config.get("dataset"),
+        "config": config,
+        "inputs": dict(reversed(line.split("  ", 1))
+                       for line in data["inputs.md5"].decode().splitlines()),
+    }
+
+
+def _print_claims(bundle: Path, claims: dict[str, object]) -> None:
+    print(f"{bundle}: {claims['files']} files match README.md")
+    print(f"commit   {claims['commit']}")
+    print(f"dataset  {claims['dataset']}")
+    config = claims["config"]
+    assert isinstance(config, dict)
+    print(f"seeds    {config.get('seeds')}  sources {config.get('sources')}")
+    print("config   config.json (resolved configuration)")
+    inputs = claims["inputs"]
+    assert isinstance(inputs, dict)
+    for name, md5 in sorted(inputs.items()):
+        print(f"input    {md5}  {name}")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="abgd.archive", description=__doc__.split("\n")[0])
-    parser.add_argument("--results", required=True, type=Path, help="results/<dataset> folder")
-    parser.add_argument("--dataset", required=True)
-    parser.add_argument("--commit", required=True, help="git commit of the workflow")
-    parser.add_argument("--config-json", required=True, help="the resolved configuration as JSON")
+    parser.add_argument("--verify", type=Path, metavar="BUNDLE",
+                        help="check a bundle against its README and print what it claims")
+    parser.add_argument("--results", type=Path, help="results/<dataset> folder")
+    parser.add_argument("--dataset")
+    parser.add_argument("--commit", help="git commit of the workflow")
+    parser.add_argument("--config-json", help="the resolved configuration as JSON")
     parser.add_argument("--inputs", nargs="*", default=[], type=Path,
                         help="input files of the release, listed with their md5")
-    parser.add_argument("--out", required=True, type=Path, help="the .tar.gz to write")
+    parser.add_argument("--models", action="store_true", help="bundle the model checkpoints")
+    parser.add_argument("--out", type=Path, help="the .tar.gz to write")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     log = setup_logging()
+    if args.verify:
+        try:
+            claims = verify(args.verify)
+        except (ValueError, OSError, tarfile.TarError) as error:
+            log.error("verification failed: %s", error)
+            return 1
+        _print_claims(args.verify, claims)
+        return 0
+    missing = [flag for flag in ("results", "dataset", "commit", "config_json", "out")
+               if getattr(args, flag) is None]
+    if missing:
+        parser.error("without --verify, these are required: "
+                     + ", ".join("--" + flag.replace("_", "-") for flag in missing))
     members = write_bundle(
         args.out, args.dataset, args.results, args.commit, args.config_json, args.inputs,
-        pip_freeze(),
+        pip_freeze(), models=args.models,
     )
     log.info("wrote %s with %d members", args.out, len(members))
     return 0

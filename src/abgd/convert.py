@@ -151,6 +151,11 @@ def convert(archives: Sequence[Path], out: Path, errors: Path, batch_size: int =
 # ----------------------------------------------------------------------------- CLI
 
 
+def decoder_threads(threads: int) -> int:
+    """Decoder threads within a budget of ``threads`` CPUs, one of which parses the JSON."""
+    return max(1, threads - 1)
+
+
 def _available_cpus() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -192,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     try:
         counts = convert(args.archive, args.out, args.errors, args.batch_size, args.decoder,
-                         max(1, args.threads), args.compression, args.max_member_bytes)
+                         decoder_threads(args.threads), args.compression, args.max_member_bytes)
     except (ArchiveError, OSError) as error:
         # OSError here is a write that failed (disk full, quota): atomic_path removed the parts.
         log.error("conversion failed, no output written: %s", error)

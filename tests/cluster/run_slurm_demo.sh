@@ -200,13 +200,12 @@ log "SLURM up: $(sinfo -h -o '%P %a %D %t %c CPUs %m MB')"
 STEP="snapshot the workflow"
 # Both runs use one frozen copy of the workflow and package: every SLURM job re-reads the
 # Snakefile, config schema and code, so edits to the working tree during the run would
-# otherwise reach some jobs and not others. PYTHONPATH puts the copy's package ahead of
-# the editable install in .venv.
+# otherwise reach some jobs and not others. The workflow itself puts the copy's src/ first on
+# every job's PYTHONPATH (docs/environments.md), so nothing is exported for it here.
 SNAP="$WORK/workflow"
 mkdir -p "$SNAP"
 (cd "$ROOT" && tar -cf - Snakefile workflow config src profiles envs tests/config tests/cluster) \
     | tar -C "$SNAP" -xf - || fail "copy the workflow to $SNAP"
-export PYTHONPATH="$SNAP/src${PYTHONPATH:+:$PYTHONPATH}"
 export PATH="$VENV/bin:$PATH"
 ROOT_RUN="$ROOT"
 ROOT="$SNAP"

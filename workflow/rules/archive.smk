@@ -11,19 +11,23 @@ rule archive:
         evaluations=all_evaluations,
         runs=all_run_files,
         thresholds=all_thresholds,
+        splits=[f"{OUT}/splits/{source}.tsv" for source in SOURCES],
+        models=archive_models,
         release=[f"{RES}/{name}" for name in RELEASE_FILES],
     output:
         f"{OUT}/abgd-{DATASET}-{GIT_SHA}.tar.gz",
-    params:
-        config=config_json,
-        dataset=DATASET,
-        commit=GIT_COMMIT,
     log:
         f"{OUT}/logs/archive/archive.log",
     localrule: True
     conda:
         ENV
+    params:
+        code=step_code("archive"),
+        config=config_json,
+        dataset=DATASET,
+        commit=GIT_COMMIT,
+        models="--models" if config["archive"]["models"] else "",
     shell:
-        "python -m abgd.archive --results $(dirname {output}) --dataset {params.dataset}"
+        "$ABGD_PYTHON -m abgd.archive --results $(dirname {output}) --dataset {params.dataset}"
         " --commit {params.commit} --config-json {params.config:q} --inputs {input.release}"
-        " --out {output} > {log} 2>&1"
+        " {params.models} --out {output} > {log} 2>&1"

@@ -66,7 +66,9 @@ DECODINGS = config["evaluation"]["decodings"]
 ENV = "../../envs/abgd.yaml"
 GPU = 1 if config["gpu"] else 0
 
-_ARCHIVE_RE = re.compile(r"^acousticbrainz-mediaeval-features-+(train|validation)-([0-9a-f]+)\.tar\.bz2$")
+_ARCHIVE_RE = re.compile(
+    r"^acousticbrainz-mediaeval-features-+(train|validation)-([0-9a-f]+)\.tar\.bz2$"
+)
 
 
 def archive_key(name):
@@ -106,6 +108,7 @@ DOWNLOADABLE = [*RELEASE_FILES, *([MD5SUMS] if MD5SUMS else [])]
 
 # ---------------------------------------------------------------- download
 
+
 def file_url(wildcards):
     urls = config["download"]["urls"]
     return urls.get(wildcards.name, config["download"]["url_template"].format(name=wildcards.name))
@@ -133,6 +136,7 @@ def download_inputs(wildcards):
 
 # ---------------------------------------------------------------- features
 
+
 def archive_path(wildcards):
     return f"{RES}/{ARCHIVES[wildcards.part]}"
 
@@ -146,7 +150,9 @@ def parts_of_split(wildcards):
 
 
 def errors_of_split(wildcards):
-    return [f"{OUT}/features/{wildcards.split}/{part}.errors.tsv" for part in PARTS[wildcards.split]]
+    return [
+        f"{OUT}/features/{wildcards.split}/{part}.errors.tsv" for part in PARTS[wildcards.split]
+    ]
 
 
 def groundtruth_tsv(split):
@@ -281,6 +287,7 @@ def all_thresholds(wildcards=None):
 
 # ---------------------------------------------------------------- step arguments
 
+
 def predict_inputs(wildcards):
     if parse_system(wildcards.run)["base"] == "fusion":
         return run_embeddings(wildcards)
@@ -386,6 +393,7 @@ def lgbm_input_args(wildcards, input):
 
 # ---------------------------------------------------------------- multitask and plug-ins
 
+
 def multitask_inputs(wildcards=None):
     return {
         "features": f"{OUT}/features/train.manifest.json",
@@ -432,13 +440,14 @@ def custom_input_args(wildcards, input):
     args = []
     if kind in ("features", "both"):
         args.append("--features " + " ".join(files[: len(SPLITS)]))
-        files = files[len(SPLITS):]
+        files = files[len(SPLITS) :]
     if files:
         args.append("--embeddings " + " ".join(files))
     return " ".join(args)
 
 
 # ---------------------------------------------------------------- resources
+
 
 def mem_mb_from_input(factor, floor_mb):
     """Memory that grows with the job's inputs: the demo asks for little, the release for enough."""
@@ -488,8 +497,10 @@ def tag_study_files(wildcards=None):
     files = []
     for system in TAG_SYSTEMS:
         for source in SOURCES:
-            files += [model_files(system, source)["metrics"],
-                      f"{OUT}/thresholds/{system}/{source}.json"]
+            files += [
+                model_files(system, source)["metrics"],
+                f"{OUT}/thresholds/{system}/{source}.json",
+            ]
     return files
 
 
@@ -504,6 +515,7 @@ def all_tag_outputs(wildcards=None):
 
 # ---------------------------------------------------------------- targets
 
+
 def study_targets():
     return [
         f"{OUT}/stats/stats.md",
@@ -513,6 +525,18 @@ def study_targets():
         f"{OUT}/figures/training_curves.png",
         f"{OUT}/abgd-{DATASET}-{GIT_SHA}.tar.gz",
         *all_tag_outputs(),
+    ]
+
+
+def archive_models(wildcards=None):
+    """Checkpoints of every trained network, when `archive.models` bundles them."""
+    if not config["archive"]["models"]:
+        return []
+    return [
+        model_files(f"{base}{seed_suffix(seed)}", source)["ckpt"]
+        for base in ("single", "fusion")
+        for seed in SEEDS
+        for source in SOURCES
     ]
 
 
@@ -545,3 +569,38 @@ def config_json(wildcards=None):
 
     return json.dumps(config, sort_keys=True)
 
+
+# ---------------------------------------------------------------- the interpreter and the code
+#
+# Each step runs as `$ABGD_PYTHON -m abgd.<step>` (docs/environments.md says why this way):
+# - the checkout's own code: src/ goes first on PYTHONPATH, so no environment needs the package
+#   installed or the repository's path (the conda env of `--sdm conda` holds dependencies only);
+# - the interpreter of the environment the job runs in: with `--sdm conda` the job's env is
+#   activated and its `python` is the right one; otherwise the Python that runs this Snakemake
+#   (sys.executable), whatever PATH says. Jobs inherit both variables from this process; on a
+#   cluster every job's own Snakemake (started with the same interpreter) sets them again.
+SRC = f"{workflow.basedir}/src"
+sys.path.insert(0, SRC)
+from abgd.codehash import code_hash  # noqa: E402  (stdlib only; needs src/ on sys.path)
+
+
+def _interpreter():
+    from snakemake.settings.types import DeploymentMethod
+
+    if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
+        return "python"
+    return sys.executable  # expanded unquoted in the shell: a path without spaces
+
+
+# Set here for the jobs, never required from the user (hence no `envvars:`).
+os.environ.update(
+    ABGD_PYTHON=_interpreter(),
+    PYTHONPATH=os.pathsep.join(
+        dict.fromkeys([SRC, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))])
+    ),
+)
+
+
+def step_code(step):
+    """The `code` param of a rule: changes when abgd.<step> or an abgd module it uses changes."""
+    return code_hash(SRC, f"abgd.{step}")

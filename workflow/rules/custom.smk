@@ -14,27 +14,28 @@ rule train_custom:
         model=directory(f"{OUT}/models/{{run}}/{{source}}/model"),
         labels=f"{OUT}/models/{{run}}/{{source}}/labels.json",
         metrics=f"{OUT}/models/{{run}}/{{source}}/metrics.json",
+    log:
+        f"{OUT}/logs/train_custom/{{run}}/{{source}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/train_custom/{{run}}/{{source}}.tsv"
     wildcard_constraints:
         run=CUSTOM_RUN,
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=mem_mb_from_input(3, 2000),
+        runtime=240,
     params:
+        code=step_code("custom"),
         name=lambda wildcards: parse_system(wildcards.run)["base"],
         module=custom_module,
         source_hash=custom_source_hash,
         plugin_params=custom_params_json,
         inputs=custom_input_args,
         seed=run_seed,
-    log:
-        f"{OUT}/logs/train_custom/{{run}}/{{source}}.log",
-    benchmark:
-        f"{OUT}/benchmarks/train_custom/{{run}}/{{source}}.tsv"
-    threads: 2
-    resources:
-        mem_mb=mem_mb_from_input(3, 2000),
-        runtime=240,
-    conda:
-        ENV
     shell:
-        "python -m abgd.custom train --name {params.name} --module {params.module:q}"
+        "$ABGD_PYTHON -m abgd.custom train --name {params.name} --module {params.module:q}"
         " --params {params.plugin_params:q} {params.inputs}"
         " --groundtruth {input.groundtruth} --split {input.split}"
         " --split-summary {input.split_summary} --seed {params.seed}"
@@ -50,26 +51,27 @@ rule predict_custom:
         split=f"{OUT}/splits/{{source}}.tsv",
     output:
         f"{OUT}/scores/{{run}}/{{source}}-{{subset}}.parquet",
+    log:
+        f"{OUT}/logs/predict_custom/{{run}}/{{source}}-{{subset}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/predict_custom/{{run}}/{{source}}-{{subset}}.tsv"
     wildcard_constraints:
         run=CUSTOM_RUN,
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=mem_mb_from_input(1, 2000),
     params:
+        code=step_code("custom"),
         name=lambda wildcards: parse_system(wildcards.run)["base"],
         module=custom_module,
         source_hash=custom_source_hash,
         plugin_params=custom_params_json,
         inputs=custom_input_args,
         part=predict_part_args,
-    log:
-        f"{OUT}/logs/predict_custom/{{run}}/{{source}}-{{subset}}.log",
-    benchmark:
-        f"{OUT}/benchmarks/predict_custom/{{run}}/{{source}}-{{subset}}.tsv"
-    threads: 1
-    resources:
-        mem_mb=mem_mb_from_input(1, 2000),
-    conda:
-        ENV
     shell:
-        "python -m abgd.custom predict --name {params.name} --module {params.module:q}"
+        "$ABGD_PYTHON -m abgd.custom predict --name {params.name} --module {params.module:q}"
         " --params {params.plugin_params:q} {params.inputs}"
         " --groundtruth {input.groundtruth} {params.part}"
         " --model-dir $(dirname {input.labels}) --out {output} > {log} 2>&1"

@@ -6,23 +6,23 @@ rule demo_mirror:
     output:
         files=[f"{MIRROR}/{name}" for name in RELEASE_FILES],
         md5sums=f"{MIRROR}/MD5SUMS",
-    params:
-        recordings=config["demo"]["recordings"],
-        seed=config["demo"]["seed"],
-        workers=config["demo"]["workers"],
-        taxonomy=config["demo"]["taxonomy"],
     log:
         f"{OUT}/logs/demo_mirror/demo_mirror.log",
     benchmark:
         f"{OUT}/benchmarks/demo_mirror/demo_mirror.tsv"
-    threads: 2
-    resources:
-        mem_mb=2000,
     conda:
         ENV
+    threads: config["demo"]["workers"]
+    resources:
+        mem_mb=2000,
+    params:
+        code=step_code("demo"),
+        recordings=config["demo"]["recordings"],
+        seed=config["demo"]["seed"],
+        taxonomy=config["demo"]["taxonomy"],
     shell:
-        "python -m abgd.demo --out $(dirname {output.md5sums}) --recordings {params.recordings}"
-        " --seed {params.seed} --workers {params.workers} --taxonomy {params.taxonomy}"
+        "$ABGD_PYTHON -m abgd.demo --out $(dirname {output.md5sums}) --recordings {params.recordings}"
+        " --seed {params.seed} --workers {threads} --taxonomy {params.taxonomy}"
         " > {log} 2>&1"
 
 
@@ -31,18 +31,19 @@ rule download:
         download_inputs,
     output:
         f"{RES}/{{name}}",
-    params:
-        url=file_url,
-        md5=md5_args,
-        retries=config["download"]["retries"],
-        backoff=config["download"]["backoff"],
     log:
         f"{OUT}/logs/download/{{name}}.log",
     localrule: True
     conda:
         ENV
+    params:
+        code=step_code("download"),
+        url=file_url,
+        md5=md5_args,
+        retries=config["download"]["retries"],
+        backoff=config["download"]["backoff"],
     shell:
-        "python -m abgd.download --url '{params.url}' --out {output} {params.md5}"
+        "$ABGD_PYTHON -m abgd.download --url '{params.url}' --out {output} {params.md5}"
         " --retries {params.retries} --backoff {params.backoff} > {log} 2>&1"
 
 
@@ -52,20 +53,21 @@ rule convert:
     output:
         parquet=f"{OUT}/features/{{split}}/{{part}}.parquet",
         errors=f"{OUT}/features/{{split}}/{{part}}.errors.tsv",
-    params:
-        batch_size=config["features"]["batch_size"],
     log:
         f"{OUT}/logs/convert/{{split}}/{{part}}.log",
     benchmark:
         f"{OUT}/benchmarks/convert/{{split}}/{{part}}.tsv"
+    conda:
+        ENV
     threads: 2
     resources:
         mem_mb=2000,
         runtime=120,
-    conda:
-        ENV
+    params:
+        code=step_code("convert"),
+        batch_size=config["features"]["batch_size"],
     shell:
-        "python -m abgd.convert --archive {input.archive} --out {output.parquet}"
+        "$ABGD_PYTHON -m abgd.convert --archive {input.archive} --out {output.parquet}"
         " --errors {output.errors} --batch-size {params.batch_size} --threads {threads}"
         " > {log} 2>&1"
 
@@ -82,8 +84,10 @@ rule features_manifest:
         f"{OUT}/benchmarks/features_manifest/{{split}}.tsv"
     conda:
         ENV
+    params:
+        code=step_code("manifest"),
     shell:
-        "python -m abgd.manifest --parts {input.parts} --errors {input.errors}"
+        "$ABGD_PYTHON -m abgd.manifest --parts {input.parts} --errors {input.errors}"
         " --out {output} > {log} 2>&1"
 
 
@@ -103,8 +107,10 @@ rule groundtruth:
         f"{OUT}/benchmarks/groundtruth/{{source}}.tsv"
     conda:
         ENV
+    params:
+        code=step_code("groundtruth"),
     shell:
-        "python -m abgd.groundtruth --source {wildcards.source} --train {input.train}"
+        "$ABGD_PYTHON -m abgd.groundtruth --source {wildcards.source} --train {input.train}"
         " --validation {input.validation} --train-features {input.train_features}"
         " --validation-features {input.validation_features} --out-train {output.train}"
         " --out-validation {output.validation} --summary {output.summary} > {log} 2>&1"

@@ -14,8 +14,10 @@ rule threshold:
         f"{OUT}/benchmarks/threshold/{{run}}/{{source}}.tsv"
     conda:
         ENV
+    params:
+        code=step_code("threshold"),
     shell:
-        "python -m abgd.threshold --scores {input.scores} --groundtruth {input.groundtruth}"
+        "$ABGD_PYTHON -m abgd.threshold --scores {input.scores} --groundtruth {input.groundtruth}"
         " --out {output} > {log} 2>&1"
 
 
@@ -25,19 +27,20 @@ rule decode:
         thresholds=decode_thresholds,
     output:
         f"{OUT}/runs/{{system}}/{{source}}-{{split}}.tsv",
-    wildcard_constraints:
-        system=TRAINED_RUN,
-    params:
-        decoding=decode_decoding,
-        hierarchy=decode_hierarchy,
     log:
         f"{OUT}/logs/decode/{{system}}/{{source}}-{{split}}.log",
     benchmark:
         f"{OUT}/benchmarks/decode/{{system}}/{{source}}-{{split}}.tsv"
+    wildcard_constraints:
+        system=TRAINED_RUN,
     conda:
         ENV
+    params:
+        code=step_code("decode"),
+        decoding=decode_decoding,
+        hierarchy=decode_hierarchy,
     shell:
-        "python -m abgd.decode --scores {input.scores} --thresholds {input.thresholds}"
+        "$ABGD_PYTHON -m abgd.decode --scores {input.scores} --thresholds {input.thresholds}"
         " --decoding {params.decoding} --hierarchy {params.hierarchy} --out {output} > {log} 2>&1"
 
 
@@ -47,19 +50,20 @@ rule baseline:
         groundtruth=f"{OUT}/groundtruth/{{source}}-{{split}}.parquet",
     output:
         f"{OUT}/runs/{{system}}/{{source}}-{{split}}.tsv",
-    wildcard_constraints:
-        system=r"random(-seed\d+)?|popularity",
-    params:
-        kind=baseline_kind,
-        seed=baseline_seed,
     log:
         f"{OUT}/logs/baseline/{{system}}/{{source}}-{{split}}.log",
     benchmark:
         f"{OUT}/benchmarks/baseline/{{system}}/{{source}}-{{split}}.tsv"
+    wildcard_constraints:
+        system=r"random(-seed\d+)?|popularity",
     conda:
         ENV
+    params:
+        code=step_code("baselines"),
+        kind=baseline_kind,
+        seed=baseline_seed,
     shell:
-        "python -m abgd.baselines --train-groundtruth {input.train}"
+        "$ABGD_PYTHON -m abgd.baselines --train-groundtruth {input.train}"
         " --groundtruth {input.groundtruth} --kind {params.kind} --seed {params.seed}"
         " --out {output} > {log} 2>&1"
 
@@ -72,19 +76,20 @@ rule evaluate:
     output:
         json=f"{OUT}/evaluation/{{system}}/{{source}}-{{split}}.json",
         summary=f"{OUT}/evaluation/{{system}}/{{source}}-{{split}}.results_summary",
-    params:
-        scores=scores_arg,
-        names=evaluation_args,
     log:
         f"{OUT}/logs/evaluate/{{system}}/{{source}}-{{split}}.log",
     benchmark:
         f"{OUT}/benchmarks/evaluate/{{system}}/{{source}}-{{split}}.tsv"
-    resources:
-        mem_mb=mem_mb_from_input(4, 1000),
     conda:
         ENV
+    resources:
+        mem_mb=mem_mb_from_input(4, 1000),
+    params:
+        code=step_code("evaluate"),
+        scores=scores_arg,
+        names=evaluation_args,
     shell:
-        "python -m abgd.evaluate --groundtruth {input.groundtruth} --run {input.run}"
+        "$ABGD_PYTHON -m abgd.evaluate --groundtruth {input.groundtruth} --run {input.run}"
         " {params.scores} {params.names} --source {wildcards.source}"
         " --split {wildcards.split} --out {output.json}"
         " --summary-text {output.summary}"
@@ -108,16 +113,17 @@ rule summarize:
             category="2. Results",
             labels={"table": "Tables 4-5"},
         ),
-    params:
-        split=EVAL_SPLIT,
-        dataset=DATASET,
     log:
         f"{OUT}/logs/summarize/summarize.log",
     localrule: True
     conda:
         ENV
+    params:
+        code=step_code("summarize"),
+        split=EVAL_SPLIT,
+        dataset=DATASET,
     shell:
-        "python -m abgd.summarize --evaluations {input} --split {params.split}"
+        "$ABGD_PYTHON -m abgd.summarize --evaluations {input} --split {params.split}"
         " --dataset {params.dataset}"
         " --out-json {output.json} --out-csv {output.csv} --out-md {output.markdown} > {log} 2>&1"
 
@@ -137,9 +143,7 @@ rule figures:
         ],
         groundtruth=[f"{OUT}/groundtruth/{source}-{EVAL_SPLIT}.parquet" for source in SOURCES],
         thresholds=[
-            f"{OUT}/thresholds/{system}/{source}.json"
-            for system in TRAINED
-            for source in SOURCES
+            f"{OUT}/thresholds/{system}/{source}.json" for system in TRAINED for source in SOURCES
         ],
     output:
         curves=report(
@@ -162,16 +166,17 @@ rule figures:
             caption="../report/thresholds.rst",
             category="3. Figures",
         ),
-    params:
-        sources=SOURCES,
-        systems=TRAINED,
     log:
         f"{OUT}/logs/figures/figures.log",
     localrule: True
     conda:
         ENV
+    params:
+        code=step_code("figures"),
+        sources=SOURCES,
+        systems=TRAINED,
     shell:
-        "python -m abgd.figures --epochs {input.epochs} --scores {input.scores}"
+        "$ABGD_PYTHON -m abgd.figures --epochs {input.epochs} --scores {input.scores}"
         " --groundtruth {input.groundtruth} --thresholds {input.thresholds}"
         " --sources {params.sources} --systems {params.systems}"
         " --out-dir $(dirname {output.curves}) > {log} 2>&1"

@@ -12,9 +12,20 @@ rule train_lgbm:
     output:
         holdout=f"{OUT}/scores/{{run}}/chunks/{{source}}-{{chunk}}-holdout.parquet",
         validation=f"{OUT}/scores/{{run}}/chunks/{{source}}-{{chunk}}-validation.parquet",
+    log:
+        f"{OUT}/logs/train_lgbm/{{run}}/{{source}}-{{chunk}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/train_lgbm/{{run}}/{{source}}-{{chunk}}.tsv"
     wildcard_constraints:
         run=r"lgbm_(single|fusion)(-seed\d+)?",
+    conda:
+        ENV
+    threads: 2
+    resources:
+        mem_mb=mem_mb_from_input(3, 2000),
+        runtime=240,
     params:
+        code=step_code("train_lgbm"),
         inputs=lgbm_input_args,
         chunks=config["lgbm"]["chunks"],
         seed=run_seed,
@@ -25,18 +36,8 @@ rule train_lgbm:
         num_boost_round=config["lgbm"]["num_boost_round"],
         early_stopping=config["lgbm"]["early_stopping"],
         min_data_in_leaf=config["lgbm"]["min_data_in_leaf"],
-    log:
-        f"{OUT}/logs/train_lgbm/{{run}}/{{source}}-{{chunk}}.log",
-    benchmark:
-        f"{OUT}/benchmarks/train_lgbm/{{run}}/{{source}}-{{chunk}}.tsv"
-    threads: 2
-    resources:
-        mem_mb=mem_mb_from_input(3, 2000),
-        runtime=240,
-    conda:
-        ENV
     shell:
-        "OMP_WAIT_POLICY=PASSIVE python -m abgd.train_lgbm {params.inputs} --groundtruth {input.groundtruth}"
+        "OMP_WAIT_POLICY=PASSIVE $ABGD_PYTHON -m abgd.train_lgbm {params.inputs} --groundtruth {input.groundtruth}"
         " --validation-groundtruth {input.validation} --split {input.split}"
         " --split-summary {input.split_summary} --chunk {wildcards.chunk}"
         " --chunks {params.chunks} --out-holdout {output.holdout}"
@@ -53,14 +54,16 @@ rule merge_lgbm_scores:
         labels=f"{OUT}/splits/{{source}}.json",
     output:
         f"{OUT}/scores/{{run}}/{{source}}-{{subset}}.parquet",
-    wildcard_constraints:
-        run=r"lgbm_(single|fusion)(-seed\d+)?",
     log:
         f"{OUT}/logs/merge_lgbm_scores/{{run}}/{{source}}-{{subset}}.log",
     benchmark:
         f"{OUT}/benchmarks/merge_lgbm_scores/{{run}}/{{source}}-{{subset}}.tsv"
+    wildcard_constraints:
+        run=r"lgbm_(single|fusion)(-seed\d+)?",
     conda:
         ENV
+    params:
+        code=step_code("merge_scores"),
     shell:
-        "python -m abgd.merge_scores --parts {input.parts} --labels {input.labels}"
+        "$ABGD_PYTHON -m abgd.merge_scores --parts {input.parts} --labels {input.labels}"
         " --out {output} > {log} 2>&1"

@@ -9,9 +9,21 @@ rule train_single:
         split_summary=f"{OUT}/splits/{{source}}.json",
     output:
         **model_files("{run}", "{source}"),
+    log:
+        f"{OUT}/logs/train_single/{{run}}/{{source}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/train_single/{{run}}/{{source}}.tsv"
     wildcard_constraints:
         run=r"single(-seed\d+)?",
+    conda:
+        ENV
+    threads: 2
+    resources:
+        mem_mb=mem_mb_from_input(3, 2000),
+        runtime=240,
+        gpu=GPU,
     params:
+        code=step_code("train_single"),
         architecture=config["single"]["architecture"],
         hidden=config["single"]["hidden"],
         branch_activations=config["single"]["branch_activations"],
@@ -25,19 +37,8 @@ rule train_single:
         max_epochs=config["single"]["max_epochs"],
         patience=config["single"]["patience"],
         seed=run_seed,
-    log:
-        f"{OUT}/logs/train_single/{{run}}/{{source}}.log",
-    benchmark:
-        f"{OUT}/benchmarks/train_single/{{run}}/{{source}}.tsv"
-    threads: 2
-    resources:
-        mem_mb=mem_mb_from_input(3, 2000),
-        runtime=240,
-        gpu=GPU,
-    conda:
-        ENV
     shell:
-        "python -m abgd.train_single --features {input.features} --groundtruth {input.groundtruth}"
+        "$ABGD_PYTHON -m abgd.train_single --features {input.features} --groundtruth {input.groundtruth}"
         " --split {input.split} --split-summary {input.split_summary}"
         " --out-dir $(dirname {output.ckpt}) --seed {params.seed}"
         " --architecture {params.architecture} --hidden {params.hidden}"
@@ -49,7 +50,7 @@ rule train_single:
 
 
 EMBED_SHELL = (
-    "python -m abgd.embed --model-dir $(dirname {input.model}) --features {input.features}"
+    "$ABGD_PYTHON -m abgd.embed --model-dir $(dirname {input.model}) --features {input.features}"
     " --groundtruth {input.groundtruth} --out {output} --threads {threads} > {log} 2>&1"
 )
 
@@ -65,13 +66,14 @@ rule embed:
         f"{OUT}/logs/embed/{{model_source}}.log",
     benchmark:
         f"{OUT}/benchmarks/embed/{{model_source}}.tsv"
+    conda:
+        ENV
     threads: 2
     resources:
         mem_mb=mem_mb_from_input(1, 2000),
         runtime=60,
-        gpu=GPU,
-    conda:
-        ENV
+    params:
+        code=step_code("embed"),
     shell:
         EMBED_SHELL
 
@@ -93,28 +95,29 @@ rule train_fusion:
         split_summary=f"{OUT}/splits/{{source}}.json",
     output:
         **model_files("{run}", "{source}"),
+    log:
+        f"{OUT}/logs/train_fusion/{{run}}/{{source}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/train_fusion/{{run}}/{{source}}.tsv"
     wildcard_constraints:
         run=r"fusion(-seed\d+)?",
+    conda:
+        ENV
+    threads: 2
+    resources:
+        mem_mb=mem_mb_from_input(3, 2000),
+        runtime=120,
+        gpu=GPU,
     params:
+        code=step_code("train_fusion"),
         dropout=config["fusion"]["dropout"],
         lr=config["fusion"]["lr"],
         batch_size=config["fusion"]["batch_size"],
         max_epochs=config["fusion"]["max_epochs"],
         patience=config["fusion"]["patience"],
         seed=run_seed,
-    log:
-        f"{OUT}/logs/train_fusion/{{run}}/{{source}}.log",
-    benchmark:
-        f"{OUT}/benchmarks/train_fusion/{{run}}/{{source}}.tsv"
-    threads: 2
-    resources:
-        mem_mb=mem_mb_from_input(3, 2000),
-        runtime=120,
-        gpu=GPU,
-    conda:
-        ENV
     shell:
-        "python -m abgd.train_fusion --embeddings {input.embeddings}"
+        "$ABGD_PYTHON -m abgd.train_fusion --embeddings {input.embeddings}"
         " --groundtruth {input.groundtruth} --split {input.split}"
         " --split-summary {input.split_summary} --out-dir $(dirname {output.ckpt})"
         " --seed {params.seed} --dropout {params.dropout} --lr {params.lr}"
@@ -127,9 +130,22 @@ rule train_multitask:
         **multitask_inputs(),
     output:
         **model_files("{run}", "union"),
+    log:
+        f"{OUT}/logs/train_multitask/{{run}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/train_multitask/{{run}}.tsv"
     wildcard_constraints:
         run=r"multitask(-seed\d+)?",
+    conda:
+        ENV
+    threads: 2
+    resources:
+        # One float32 copy of the union's features plus uint8 targets (README, "Scale").
+        mem_mb=mem_mb_from_input(1.5, 2000),
+        runtime=480,
+        gpu=GPU,
     params:
+        code=step_code("train_multitask"),
         sources=SOURCES,
         hidden=config["multitask"]["hidden"],
         input_dropout=config["multitask"]["input_dropout"],
@@ -139,20 +155,8 @@ rule train_multitask:
         max_epochs=config["multitask"]["max_epochs"],
         patience=config["multitask"]["patience"],
         seed=run_seed,
-    log:
-        f"{OUT}/logs/train_multitask/{{run}}.log",
-    benchmark:
-        f"{OUT}/benchmarks/train_multitask/{{run}}.tsv"
-    threads: 2
-    resources:
-        # One float32 copy of the union's features plus uint8 targets (README, "Scale").
-        mem_mb=mem_mb_from_input(1.5, 2000),
-        runtime=480,
-        gpu=GPU,
-    conda:
-        ENV
     shell:
-        "python -m abgd.train_multitask --features {input.features} --sources {params.sources}"
+        "$ABGD_PYTHON -m abgd.train_multitask --features {input.features} --sources {params.sources}"
         " --groundtruth {input.groundtruth} --split {input.split}"
         " --split-summary {input.split_summary} --out-dir $(dirname {output.ckpt})"
         " --seed {params.seed} --hidden {params.hidden} --input-dropout {params.input_dropout}"
@@ -169,22 +173,23 @@ rule predict:
         split=f"{OUT}/splits/{{source}}.tsv",
     output:
         f"{OUT}/scores/{{run}}/{{source}}-{{subset}}.parquet",
-    wildcard_constraints:
-        run=r"(single|fusion|multitask)(-seed\d+)?",
-    params:
-        kind=predict_kind,
-        inputs=predict_input_args,
-        part=predict_part_args,
     log:
         f"{OUT}/logs/predict/{{run}}/{{source}}-{{subset}}.log",
     benchmark:
         f"{OUT}/benchmarks/predict/{{run}}/{{source}}-{{subset}}.tsv"
+    wildcard_constraints:
+        run=r"(single|fusion|multitask)(-seed\d+)?",
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=mem_mb_from_input(1, 2000),
-    conda:
-        ENV
+    params:
+        code=step_code("predict"),
+        kind=predict_kind,
+        inputs=predict_input_args,
+        part=predict_part_args,
     shell:
-        "python -m abgd.predict --model-dir $(dirname {input.model}) --kind {params.kind}"
+        "$ABGD_PYTHON -m abgd.predict --model-dir $(dirname {input.model}) --kind {params.kind}"
         " {params.inputs} --groundtruth {input.groundtruth} {params.part}"
-        " --out {output} > {log} 2>&1"
+        " --out {output} --threads {threads} > {log} 2>&1"

@@ -7,21 +7,22 @@ rule split:
     output:
         split=f"{OUT}/splits/{{source}}.tsv",
         summary=f"{OUT}/splits/{{source}}.json",
-    params:
-        seed=config["split"]["seed"],
-        holdout_fraction=config["split"]["holdout_fraction"],
-        min_fit=config["split"]["min_fit"],
-        min_holdout=config["split"]["min_holdout"],
-        min_release_groups=config["split"]["min_release_groups"],
-        from_file=split_from_file,
     log:
         f"{OUT}/logs/split/{{source}}.log",
     benchmark:
         f"{OUT}/benchmarks/split/{{source}}.tsv"
     conda:
         ENV
+    params:
+        code=step_code("split"),
+        seed=config["split"]["seed"],
+        holdout_fraction=config["split"]["holdout_fraction"],
+        min_fit=config["split"]["min_fit"],
+        min_holdout=config["split"]["min_holdout"],
+        min_release_groups=config["split"]["min_release_groups"],
+        from_file=split_from_file,
     shell:
-        "python -m abgd.split --groundtruth {input.groundtruth} --out {output.split}"
+        "$ABGD_PYTHON -m abgd.split --groundtruth {input.groundtruth} --out {output.split}"
         " --summary {output.summary} --seed {params.seed}"
         " --holdout-fraction {params.holdout_fraction} --min-fit {params.min_fit}"
         " --min-holdout {params.min_holdout} --min-release-groups {params.min_release_groups}"
@@ -50,14 +51,15 @@ rule stats:
             category="1. Dataset",
             labels={"figure": "Figure 2"},
         ),
-    params:
-        sources=SOURCES,
-        groundtruth_dir=f"{OUT}/groundtruth",
     log:
         f"{OUT}/logs/stats/stats.log",
     localrule: True
     conda:
         ENV
+    params:
+        code=step_code("stats"),
+        sources=SOURCES,
+        groundtruth_dir=f"{OUT}/groundtruth",
     shell:
-        "python -m abgd.stats --groundtruth-dir {params.groundtruth_dir} --sources {params.sources}"
+        "$ABGD_PYTHON -m abgd.stats --groundtruth-dir {params.groundtruth_dir} --sources {params.sources}"
         " --out-dir $(dirname {output.markdown}) > {log} 2>&1"

@@ -7,15 +7,17 @@ rule demo_dump:
         archives=[f"{MIRROR}/{ARCHIVES[part]}" for part in PARTS["validation"]],
     output:
         DEMO_DUMP,
-    params:
-        seed=config["demo"]["seed"],
+    threads: 1
     log:
         f"{OUT}/logs/demo_dump/demo_dump.log",
     conda:
         ENV
+    params:
+        code=step_code("demo"),
+        seed=config["demo"]["seed"],
     shell:
-        "python -m abgd.demo --out {output} --dump-from {input.archives} --seed {params.seed}"
-        " > {log} 2>&1"
+        "$ABGD_PYTHON -m abgd.demo --out {output} --dump-from {input.archives}"
+        " --seed {params.seed} --workers {threads} > {log} 2>&1"
 
 
 rule tag:
@@ -24,22 +26,23 @@ rule tag:
         study=tag_study_files(),
     output:
         **tag_outputs("{tag_input}"),
-    params:
-        study=tag_study_dir,
-        decoding=config["tag"]["decoding"],
-        hierarchy=config["tag"]["hierarchy"],
-        batch_size=config["tag"]["batch_size"],
     log:
         f"{OUT}/logs/tag/{{tag_input}}.log",
     benchmark:
         f"{OUT}/benchmarks/tag/{{tag_input}}.tsv"
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=1000,
         runtime=240,
-    conda:
-        ENV
+    params:
+        code=step_code("tag"),
+        study=tag_study_dir,
+        decoding=config["tag"]["decoding"],
+        hierarchy=config["tag"]["hierarchy"],
+        batch_size=config["tag"]["batch_size"],
     shell:
-        "python -m abgd.tag {input.data} --study {params.study} --out $(dirname {output.summary})"
+        "$ABGD_PYTHON -m abgd.tag {input.data} --study {params.study} --out $(dirname {output.summary})"
         " --decoding {params.decoding} --hierarchy {params.hierarchy}"
         " --batch-size {params.batch_size} --threads {threads} > {log} 2>&1"
