@@ -6,9 +6,9 @@ import importlib
 import sys
 
 STEPS = (
-    "demo", "download", "convert", "manifest", "groundtruth", "split", "stats", "train_single",
-    "embed", "train_fusion", "predict", "threshold", "decode", "baselines", "evaluate",
-    "summarize", "figures", "archive",
+    "demo", "download", "convert", "manifest", "groundtruth", "split_groups", "split", "stats",
+    "train_single", "embed", "train_fusion", "predict", "threshold", "decode", "baselines",
+    "evaluate", "summarize", "figures", "archive",
 )
 
 
