@@ -83,8 +83,7 @@ def test_fusion_option_reruns_only_fusion_and_what_follows(study: Path) -> None:
     jobs = planned_jobs(result)
     assert jobs.get("train_fusion") == 4
     untouched = {"demo_mirror", "download", "convert", "groundtruth", "split_groups", "split",
-                 "train_single",
-                 "embed", "baseline", "stats"}
+                 "train_single", "embed", "baseline", "stats"}
     assert untouched.isdisjoint(jobs), jobs
     # fusion's scores, thresholds, run files and evaluations follow; nothing of `single`.
     assert jobs["predict"] == 8 and jobs["threshold"] == 4
