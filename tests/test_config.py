@@ -115,3 +115,23 @@ def test_seeds_become_parallel_jobs(tmp_path: Path) -> None:
     assert "results/tiny/models/single-seed8/allmusic/model.ckpt" in result.stdout
     # random baseline per seed, popularity once: (2 + 1) x 4 sources
     assert jobs["baseline"] == "12"
+
+
+@pytest.mark.skipif(shutil.which(str(SNAKEMAKE)) is None, reason="snakemake not installed")
+@pytest.mark.parametrize("scope", ["global", "per_source"])
+def test_split_scope_plans_the_shared_draw_only_when_global(tmp_path: Path, scope: str) -> None:
+    result = subprocess.run(
+        [str(SNAKEMAKE), "-n", "-p", "--snakefile", str(ROOT / "Snakefile"), "--directory",
+         str(tmp_path), "--configfile", str(ROOT / "tests" / "config" / "tiny.yaml"),
+         "--config", f"split={{'scope': '{scope}'}}"],
+        capture_output=True, text=True, cwd=ROOT, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout.split("Job stats:", 1)[1], re.M))
+    assert jobs["split"] == "4"
+    if scope == "global":
+        assert jobs["split_groups"] == "1"
+        assert "--assignment results/tiny/splits/release_groups.tsv" in result.stdout
+    else:
+        assert "split_groups" not in jobs
+        assert "--assignment" not in result.stdout

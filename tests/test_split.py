@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from abgd import labels as lab
-from abgd import split
+from abgd import partition, split
 from abgd.io import read_json
 
 
@@ -226,3 +226,134 @@ def test_recordingmbid_list_errors(tmp_path: Path) -> None:
         split.read_recordingmbid_list(path)
     with pytest.raises(ValueError, match="both fit and holdout"):
         split.parts_from_lists([_uuid(1)], [_uuid(1)], [_uuid(1)])
+
+
+# ---------------------------------------------------------------- one split for all sources
+
+SOURCES = ("allmusic", "discogs", "lastfm", "tagtraum")
+
+# Per recording: which sources list it, and the release group each of them gives it (usually
+# the same album; sometimes another, which links the two release groups).
+recording_strategy = st.tuples(
+    st.sets(st.sampled_from(SOURCES), min_size=1),
+    st.integers(0, 11),
+    st.lists(st.one_of(st.none(), st.integers(0, 11)), min_size=4, max_size=4),
+    st.lists(st.sampled_from(VOCAB), min_size=1, max_size=3, unique=True),
+)
+
+
+def _sources(recordings) -> dict[str, pd.DataFrame]:
+    rows: dict[str, list] = {s: [] for s in SOURCES}
+    for i, (listed, group, other, labels) in enumerate(recordings):
+        for k, source in enumerate(SOURCES):
+            if source in listed:
+                g = group if other[k] is None else other[k]
+                rows[source].append((_uuid(i, 1), _uuid(g, 2), labels))
+    return {s: lab.make_groundtruth([r[0] for r in rows[s]], [r[1] for r in rows[s]],
+                                    [r[2] for r in rows[s]]) for s in SOURCES}
+
+
+def _global_splits(frames, seed, min_fit, min_hold, min_rg):
+    components = partition.release_group_components(
+        (list(f["mbid"]), list(f["release_group"])) for f in frames.values())
+    assignment = partition.assign_components(components, 0.2, seed)
+    tables = {}
+    for source, frame in frames.items():
+        parts = split.parts_from_assignment(list(frame["release_group"]), assignment)
+        tables[source], _ = split.make_split(frame, seed, 0.2, min_fit, min_hold, min_rg, parts)
+    return assignment, tables
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(recording_strategy, max_size=40), params)
+def test_global_split_one_part_across_sources(recordings, p) -> None:
+    min_fit, min_hold, min_rg, seed = p
+    frames = _sources(recordings)
+    assignment, tables = _global_splits(frames, seed, min_fit, min_hold, min_rg)
+    every = pd.concat(tables.values(), ignore_index=True)
+    # No release group and no recording in two parts, over all sources together.
+    assert (every.groupby("release_group")["part"].nunique() <= 1).all()
+    assert (every.groupby("mbid")["part"].nunique() <= 1).all()
+    # Fusion of source D early-stops and fits thresholds on D's holdout; its inputs come from
+    # the single-source models fitted on each S's fit part: the two never share a recording.
+    for d in SOURCES:
+        holdout = set(tables[d].loc[tables[d]["part"] == "holdout", "mbid"])
+        for s in SOURCES:
+            assert not holdout & set(tables[s].loc[tables[s]["part"] == "fit", "mbid"])
+    # Same draw whatever the order of sources and rows.
+    shuffled = {s: frames[s].iloc[::-1].reset_index(drop=True) for s in reversed(SOURCES)}
+    again, _ = _global_splits(shuffled, seed, min_fit, min_hold, min_rg)
+    assert again == assignment
+
+
+def test_components_link_release_groups_through_recordings() -> None:
+    a = ([_uuid(1), _uuid(2)], ["g1", "g2"])
+    b = ([_uuid(1), _uuid(3)], ["g3", "g3"])  # recording 1 under g1 (a) and g3 (b)
+    c = ([_uuid(4), _uuid(3)], ["g4", "g5"])  # recording 3 under g3 (b) and g5 (c)
+    assert partition.release_group_components([a, b, c]) == {
+        "g1": "g1", "g3": "g1", "g5": "g1", "g2": "g2", "g4": "g4"}
+    parts = partition.assign_components(partition.release_group_components([a, b, c]), 0.2, 0)
+    assert parts["g1"] == parts["g3"] == parts["g5"]
+    assert sorted(set(parts.values())) == ["fit", "holdout"]
+
+
+@given(st.lists(st.integers(1, 30), min_size=1, max_size=40), st.integers(0, 2**32 - 1),
+       st.sampled_from([0.1, 0.2, 0.5]))
+def test_component_fractions(sizes: list[int], seed: int, fraction: float) -> None:
+    components = {f"c{i}-{j}": f"c{i}-0" for i, size in enumerate(sizes) for j in range(size)}
+    parts = partition.assign_components(components, fraction, seed)
+    n = len(components)
+    n_fit = sum(p == "fit" for p in parts.values())
+    if len(sizes) < 2:
+        assert set(parts.values()) == {"fit"}
+        return
+    target = n - min(max(round(fraction * n), 1), n - 1)
+    assert {"fit", "holdout"} == set(parts.values())
+    # fit is filled a whole component at a time up to its quota: overshoot < one component.
+    assert n_fit < target + max(sizes)
+    if n_fit < target:  # the quota took every component; the last one drawn went to holdout
+        assert len({components[g] for g, p in parts.items() if p == "holdout"}) == 1
+    for i in range(len(sizes)):
+        assert len({parts[g] for g in components if g.startswith(f"c{i}-")}) == 1
+
+
+def test_cli_global_split_and_fusion_rows(tmp_path: Path) -> None:
+    # Three sources; recording 3 is listed under release group 1 by two sources and release
+    # group 0 by discogs, so 0 and 1 must share a part.
+    from abgd import split_groups
+    from abgd.inputs import training_set
+
+    frames = {}
+    for k, source in enumerate(("allmusic", "discogs", "lastfm")):
+        mbids = [_uuid(i, 1) for i in range(k, 60)]
+        groups = [_uuid(0 if (i == 3 and k == 1) else i // 3, 2) for i in range(k, 60)]
+        labels = [["a", "a---x"] if i % 2 else ["b"] for i in range(k, 60)]
+        frames[source] = lab.make_groundtruth(mbids, groups, labels)
+        lab.write_groundtruth_parquet(frames[source], tmp_path / f"{source}.parquet")
+    assert split_groups.main([
+        "--groundtruth", *(str(tmp_path / f"{s}.parquet") for s in frames),
+        "--out", str(tmp_path / "rg.tsv"), "--summary", str(tmp_path / "rg.json"),
+        "--seed", "5"]) == 0
+    summary = read_json(tmp_path / "rg.json")
+    assert summary["release_groups"] == 20 and summary["components"] == 19
+    assignment = partition.read_assignment(tmp_path / "rg.tsv")
+    assert assignment[_uuid(0, 2)] == assignment[_uuid(1, 2)]
+    sets = {}
+    for source in frames:
+        out = tmp_path / f"{source}.tsv"
+        assert split.main(["--groundtruth", str(tmp_path / f"{source}.parquet"), "--seed", "5",
+                           "--min-fit", "1", "--min-holdout", "1", "--out", str(out),
+                           "--summary", str(tmp_path / f"{source}.json"),
+                           "--assignment", str(tmp_path / "rg.tsv")]) == 0
+        assert read_json(tmp_path / f"{source}.json")["scope"] == "global"
+        data = training_set(tmp_path / f"{source}.parquet", out, tmp_path / f"{source}.json")
+        sets[source] = {part: {data.mbids[i] for i in rows}
+                        for part, rows in (("fit", data.fit_rows),
+                                           ("holdout", data.holdout_rows))}
+    for d in sets:
+        assert sets[d]["holdout"]
+        for s in sets:
+            assert not sets[d]["holdout"] & sets[s]["fit"]
+    # A ground truth with a release group the table does not know is an error, not a guess.
+    with pytest.raises(ValueError, match="1 release group"):
+        split.parts_from_assignment([_uuid(99, 2)], assignment)

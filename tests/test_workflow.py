@@ -71,8 +71,8 @@ def test_fusion_option_reruns_only_fusion_and_what_follows(checkout: Path, study
     assert result.returncode == 0, result.stderr
     jobs = planned_jobs(result)
     assert jobs.get("train_fusion") == 4
-    untouched = {"demo_mirror", "download", "convert", "groundtruth", "split", "train_single",
-                 "embed", "baseline", "stats"}
+    untouched = {"demo_mirror", "download", "convert", "groundtruth", "split_groups", "split",
+                 "train_single", "embed", "baseline", "stats"}
     assert untouched.isdisjoint(jobs), jobs
     # fusion's scores, thresholds, run files and evaluations follow; nothing of `single`.
     assert jobs["predict"] == 8 and jobs["threshold"] == 4
@@ -109,7 +109,7 @@ def test_single_option_reruns_embeddings_and_fusion_but_not_data(checkout: Path,
     assert result.returncode == 0, result.stderr
     jobs = planned_jobs(result)
     assert jobs.get("train_single") == 4 and jobs.get("embed") == 4
-    assert {"convert", "download", "split", "groundtruth"}.isdisjoint(jobs), jobs
+    assert {"convert", "download", "split_groups", "split", "groundtruth"}.isdisjoint(jobs), jobs
 
 
 def test_snakemake_report_builds(checkout: Path, study: Path) -> None:

@@ -6,9 +6,9 @@ import importlib
 import sys
 
 STEPS = (
-    "demo", "download", "convert", "manifest", "groundtruth", "split", "stats", "train_single",
-    "embed", "train_fusion", "train_multitask", "custom", "predict", "threshold", "decode",
-    "baselines", "evaluate", "summarize", "figures", "archive",
+    "demo", "download", "convert", "manifest", "groundtruth", "split_groups", "split", "stats",
+    "train_single", "embed", "train_fusion", "train_multitask", "custom", "predict", "threshold",
+    "decode", "baselines", "evaluate", "summarize", "figures", "archive",
 )
 #: Tools for users of a finished study (no workflow needed).
 TOOLS = ("score", "check", "tag")

@@ -6,12 +6,17 @@ make the hold-out loss optimistic). This module does that split and then enforce
 label counts, because a label with (almost) no hold-out examples gives a meaningless threshold
 and a label with few training examples gives a meaningless output unit.
 
-How the random split works (reproducible and independent of input row order): the distinct
-release-group MBIDs are sorted, permuted with ``numpy.random.default_rng(seed).permutation``,
-and the first ``n - round(holdout_fraction * n)`` of the permutation go to ``fit``, the rest to
-``holdout`` (with at least one release group in each part when there are two or more).
-Recordings follow their release group. The fraction is therefore a fraction of release groups,
-not of recordings.
+Where the parts come from (``--assignment``, the workflow's default ``split.scope: global``):
+one release group → part table drawn once for all sources by ``abgd.split_groups`` (see
+``abgd.partition``), so that an album is in the same part for every source and the fusion
+holdout holds no recording that a single-source model was fitted on. Without it
+(``split.scope: per_source``, the participants' script) the source draws its own split:
+the distinct release-group MBIDs are sorted, permuted with
+``numpy.random.default_rng(seed).permutation``, and the first ``n - round(holdout_fraction *
+n)`` of the permutation go to ``fit``, the rest to ``holdout`` (with at least one release group
+in each part when there are two or more). Either way recordings follow their release group,
+the draw does not depend on input row order, and the fraction is a fraction of release
+groups, not of recordings.
 
 Minimum counts, and how they differ from the organisers' ``participant_split_data.py``: a label
 is removed when it has fewer than ``min_fit`` recordings in fit, fewer than ``min_holdout`` in
@@ -48,6 +53,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from abgd import labels as lab
+from abgd import partition
 from abgd.io import atomic_open, provenance, write_json
 from abgd.progress import setup_logging
 
@@ -55,7 +61,7 @@ if TYPE_CHECKING:  # pandas loads in the functions that build frames
     import pandas as pd
 
 LOG = logging.getLogger("abgd.split")
-FIT, HOLDOUT = "fit", "holdout"
+FIT, HOLDOUT = partition.FIT, partition.HOLDOUT
 PARTS = (FIT, HOLDOUT)
 _EXAMPLES = 20
 
@@ -63,17 +69,24 @@ _EXAMPLES = 20
 def assign_release_groups(
     release_groups: Sequence[str], holdout_fraction: float, seed: int
 ) -> dict[str, str]:
-    """Map each distinct release group to ``fit`` or ``holdout`` (see module docstring)."""
-    if not 0.0 <= holdout_fraction <= 1.0:
-        raise ValueError(f"holdout fraction must be in [0, 1], got {holdout_fraction}")
-    groups = sorted(set(release_groups))
-    n = len(groups)
-    n_holdout = round(holdout_fraction * n)
-    if n >= 2 and 0.0 < holdout_fraction < 1.0:
-        n_holdout = min(max(n_holdout, 1), n - 1)
-    order = np.random.default_rng(seed).permutation(n)
-    n_fit = n - n_holdout
-    return {groups[i]: (FIT if rank < n_fit else HOLDOUT) for rank, i in enumerate(order)}
+    """Map each distinct release group to ``fit`` or ``holdout`` (the per-source draw).
+
+    Every release group is its own component of ``abgd.partition.assign_components``.
+    """
+    return partition.assign_components({g: g for g in set(release_groups)}, holdout_fraction,
+                                       seed)
+
+
+def parts_from_assignment(
+    release_groups: Sequence[str], assignment: dict[str, str], origin: str = "assignment"
+) -> list[str]:
+    """Part of each row from a global release group → part table; a missing group is an error."""
+    missing = sorted({g for g in release_groups if g not in assignment})
+    if missing:
+        raise ValueError(f"{origin}: {len(missing)} release group(s) of the ground truth are "
+                         f"not assigned (made from other ground truths?): "
+                         f"{', '.join(missing[:_EXAMPLES])}")
+    return [assignment[g] for g in release_groups]
 
 
 @dataclass
@@ -317,8 +330,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="minimum recordings per label in holdout (default 10)")
     parser.add_argument("--min-release-groups", type=int, default=1,
                         help="minimum distinct release groups per label in each part (default 1)")
-    parser.add_argument("--from-file", nargs=2, metavar=("FIT", "HOLDOUT"),
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--from-file", nargs=2, metavar=("FIT", "HOLDOUT"),
                         help="published *.recordingmbid lists instead of the random split")
+    source.add_argument("--assignment",
+                        help="release group -> part TSV drawn for all sources by "
+                             "abgd.split_groups (split.scope: global); without it and without "
+                             "--from-file this source draws its own split (per_source)")
     parser.add_argument("-v", "--verbose", action="store_true")
     return parser
 
@@ -335,13 +353,21 @@ def main(argv: list[str] | None = None) -> int:
         holdout_list = read_recordingmbid_list(args.from_file[1])
         parts, list_report = parts_from_lists(list(groundtruth["mbid"]), fit_list, holdout_list)
         inputs += list(args.from_file)
+    elif args.assignment:
+        parts = parts_from_assignment(list(groundtruth["release_group"]),
+                                      partition.read_assignment(args.assignment),
+                                      f"{args.groundtruth} vs {args.assignment}")
+        inputs.append(args.assignment)
     table, summary = make_split(groundtruth, args.seed, args.holdout_fraction, args.min_fit,
                                 args.min_holdout, args.min_release_groups, parts)
     summary["mode"] = "from-file" if args.from_file else "random"
+    summary["scope"] = ("global" if args.assignment
+                        else "published lists" if args.from_file else "per_source")
     if list_report is not None:
         summary["from_file"] = list_report
     summary["provenance"] = provenance("split", {**summary["parameters"], "seed": args.seed,
-                                                 "mode": summary["mode"]}, inputs)
+                                                 "mode": summary["mode"],
+                                                 "scope": summary["scope"]}, inputs)
     write_split_tsv(table, args.out)
     write_json(args.summary, summary)
     LOG.info("%s: fit %d / holdout %d recordings, %d labels kept, %d removed, %d recordings "

@@ -548,6 +548,17 @@ def split_from_file(wildcards):
     return f"--from-file {files['fit']} {files['holdout']}"
 
 
+def split_assignment(wildcards=None):
+    """With `split.scope: global` (and a random split), the one release-group table of all sources."""
+    if config["split"]["source"] == "file" or config["split"]["scope"] != "global":
+        return []
+    return f"{OUT}/splits/release_groups.tsv"
+
+
+def split_assignment_arg(wildcards, input):
+    return f"--assignment {input.assignment}" if input.assignment else ""
+
+
 def _git(*args):
     import subprocess
 

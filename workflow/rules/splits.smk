@@ -1,9 +1,32 @@
 # Stage 3: the 80/20 release-group split of each training set, and the dataset statistics.
 
 
+rule split_groups:
+    input:
+        groundtruth=expand(f"{OUT}/groundtruth/{{source}}-train.parquet", source=SOURCES),
+    output:
+        assignment=f"{OUT}/splits/release_groups.tsv",
+        summary=f"{OUT}/splits/release_groups.json",
+    log:
+        f"{OUT}/logs/split_groups/split_groups.log",
+    benchmark:
+        f"{OUT}/benchmarks/split_groups/split_groups.tsv"
+    conda:
+        ENV
+    params:
+        code=step_code("split_groups"),
+        seed=config["split"]["seed"],
+        holdout_fraction=config["split"]["holdout_fraction"],
+    shell:
+        "$ABGD_PYTHON -m abgd.split_groups --groundtruth {input.groundtruth} --out {output.assignment}"
+        " --summary {output.summary} --seed {params.seed}"
+        " --holdout-fraction {params.holdout_fraction} > {log} 2>&1"
+
+
 rule split:
     input:
         groundtruth=f"{OUT}/groundtruth/{{source}}-train.parquet",
+        assignment=split_assignment,
     output:
         split=f"{OUT}/splits/{{source}}.tsv",
         summary=f"{OUT}/splits/{{source}}.json",
@@ -21,12 +44,14 @@ rule split:
         min_holdout=config["split"]["min_holdout"],
         min_release_groups=config["split"]["min_release_groups"],
         from_file=split_from_file,
+        scope=config["split"]["scope"],
+        assignment=split_assignment_arg,
     shell:
         "$ABGD_PYTHON -m abgd.split --groundtruth {input.groundtruth} --out {output.split}"
         " --summary {output.summary} --seed {params.seed}"
         " --holdout-fraction {params.holdout_fraction} --min-fit {params.min_fit}"
         " --min-holdout {params.min_holdout} --min-release-groups {params.min_release_groups}"
-        " {params.from_file} > {log} 2>&1"
+        " {params.from_file} {params.assignment} > {log} 2>&1"
 
 
 rule stats:

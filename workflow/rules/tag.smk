@@ -7,11 +7,11 @@ rule demo_dump:
         archives=[f"{MIRROR}/{ARCHIVES[part]}" for part in PARTS["validation"]],
     output:
         DEMO_DUMP,
-    threads: 1
     log:
         f"{OUT}/logs/demo_dump/demo_dump.log",
     conda:
         ENV
+    threads: 1
     params:
         code=step_code("demo"),
         seed=config["demo"]["seed"],
