@@ -1,67 +1,16 @@
-"""Fixtures shared by several test modules: the tiny study, run once per session.
-
-The study runs in a copy of the repository (so tests can edit its code) from a plain shell
-(PATH=/usr/bin:/bin, no PYTHONPATH) with an interpreter that has the dependencies but not the
-`abgd` package: the rules must find both the interpreter and the code themselves
-(docs/environments.md).
-"""
+"""Fixtures shared by several test modules: the tiny study, run once per session (helpers in
+``studies.py``, a module of its own so that test modules can import them unambiguously: every
+test folder's conftest is a module named ``conftest``)."""
 
 from __future__ import annotations
 
 import os
-import shutil
-import site
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-CONFIG = Path("tests") / "config" / "tiny.yaml"
-PLAIN_ENV = {"HOME": os.environ.get("HOME", "/tmp"), "PATH": "/usr/bin:/bin"}
-
-
-def snakemake(checkout: Path, workdir: Path, *args: str, python: Path | None = None,
-              ) -> subprocess.CompletedProcess[str]:
-    """Snakemake of `checkout` on `workdir`, started from a plain shell (no venv on PATH)."""
-    command = [str(python), "-m", "snakemake"] if python else [str(BIN / "snakemake")]
-    return subprocess.run(
-        [*command, "--snakefile", str(checkout / "Snakefile"), "--directory", str(workdir),
-         "--configfile", str(checkout / CONFIG), "--cores", "2", *args],
-        capture_output=True, text=True, env=PLAIN_ENV, cwd=workdir, check=False, timeout=3600,
-    )
-
-
-def copy_checkout(dest: Path) -> Path:
-    """The repository's files (tracked and new, not ignored ones) copied to `dest`."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT, capture_output=True, check=True,
-    ).stdout.decode().split("\0")
-    for name in filter(None, listed):
-        source = ROOT / name
-        if source.is_file():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, dest / name)
-    return dest
-
-
-def deps_only_python(folder: Path) -> Path:
-    """A venv that sees this venv's packages (one .pth line) but cannot import `abgd`.
-
-    A path line in a .pth file adds the directory to sys.path without processing the .pth files
-    inside it, so the editable install's own .pth (which makes `abgd` importable) stays inert.
-    """
-    subprocess.run([sys._base_executable, "-m", "venv", "--without-pip", str(folder)],
-                   check=True)
-    python = folder / "bin" / "python"
-    purelib = subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True, text=True, check=True).stdout.strip()
-    (Path(purelib) / "deps.pth").write_text("\n".join(site.getsitepackages()) + "\n")
-    return python
+from studies import PLAIN_ENV, copy_checkout, deps_only_python, snakemake
 
 
 @pytest.fixture(scope="session")

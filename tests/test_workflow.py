@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import PLAIN_ENV, ROOT, snakemake
+from studies import PLAIN_ENV, ROOT, snakemake
 
 pytestmark = pytest.mark.slow
 
