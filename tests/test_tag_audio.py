@@ -56,7 +56,7 @@ def test_audio_input_is_tagged_in_four_taxonomies(study, tmp_path, capsys):
             ids, labels = read_run(out / "runs" / system / f"{source}.tsv")
             assert ids == ["song"] and labels[0]  # the stem is the id; never an empty line
             line = next(x for x in printed if x.split()[:2] == [system, source])
-            assert line.split(None, 2)[2].split(", ") == labels[0]  # printed = written
+            assert line.split(None, 2)[2].split(" | ") == labels[0]  # printed = written
             table = pq.read_table(out / "scores" / system / f"{source}.parquet")
             assert table.column("mbid").to_pylist() == ["song"]
     # the kept document is an ordinary release-layout JSON: it flattens to the 2669 features

@@ -385,7 +385,8 @@ def tag(inputs: Sequence[Path], study: Study, out: Path, batch_size: int = 1024,
 
 
 def format_labels(echoed: dict[str, dict[tuple[str, str], list[str]]], study: Study) -> str:
-    """A short human-readable listing: per id, each system's labels in the four taxonomies."""
+    """A short human-readable listing: per id, each system's labels (" | " between them:
+    some labels hold commas) in the four taxonomies."""
     lines: list[str] = []
     width = max(len(s) for s in study.sources)
     for mbid, labels in echoed.items():
@@ -394,7 +395,7 @@ def format_labels(echoed: dict[str, dict[tuple[str, str], list[str]]], study: St
             for source in study.sources:
                 if (name, source) in labels:
                     lines.append(f"  {name:6s} {source:{width}s}  "
-                                 + ", ".join(labels[(name, source)]))
+                                 + " | ".join(labels[(name, source)]))
     return "\n".join(lines)
 
 
