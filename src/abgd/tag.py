@@ -173,7 +173,7 @@ def score_batch(study: Study, x: np.ndarray) -> dict[tuple[str, str], np.ndarray
 
 def submission_of(name: str) -> tuple[str, int] | None:
     """``(mbid, n)`` of a ``<mbid>[-<n>].json`` base name, else None."""
-    match = SUBMISSION_NAME.fullmatch(Path(name).name)
+    match = SUBMISSION_NAME.fullmatch(name.rpartition("/")[2].rpartition(os.sep)[2])
     if match is None:
         return None
     return match.group(1).lower(), int(match.group(2) or 0)
@@ -296,11 +296,12 @@ class Outputs:
                 first.append(i)
                 batch_seen.add(mbid)
         first_ids = [mbids[i] for i in first]
+        ids, subs = pa.array(mbids, pa.string()), pa.array(submissions, pa.int32())
         for system in self.study.systems:
             key = (system.name, system.source)
             values = scores[key]
-            arrays = [pa.array(mbids, pa.string()), pa.array(submissions, pa.int32())]
-            arrays += [pa.array(values[:, j]) for j in range(values.shape[1])]
+            # one contiguous row per label: each column is then a view, not a strided copy
+            arrays = [ids, subs, *map(pa.array, np.ascontiguousarray(values.T))]
             self.writers[key].write_table(
                 pa.Table.from_arrays(arrays, schema=self.writers[key].schema))
             pred = decode_scores(first_ids, system.labels, values[first], system.thresholds,
@@ -369,7 +370,7 @@ def tag(inputs: Sequence[Path], study: Study, out: Path, batch_size: int = 1024,
                 outputs.error(mbid, member, error.reason)
                 continue
             counts.imputed += imputed
-            if is_audio(member):
+            if not member.endswith(".json") and is_audio(member):  # str test first: per doc
                 outputs.echo.add(mbid)
             mbids.append(mbid)
             submissions.append(submission)
