@@ -8,7 +8,7 @@ import sys
 STEPS = (
     "demo", "download", "convert", "manifest", "groundtruth", "split_groups", "split", "stats",
     "train_single", "embed", "train_fusion", "train_multitask", "custom", "predict", "threshold",
-    "decode", "baselines", "evaluate", "summarize", "figures", "archive",
+    "decode", "baselines", "evaluate", "summarize", "figures", "archive", "extract_audio",
 )
 #: Tools for users of a finished study (no workflow needed).
 TOOLS = ("score", "check", "tag")

@@ -9,7 +9,12 @@ fusion models were trained on, are scored by the fusion networks. No ground trut
 Inputs: JSON files, directories (searched recursively), ``.tar``, ``.tar.bz2``, ``.tar.gz`` or
 ``.tar.zst`` archives such as AcousticBrainz's final data dumps. Members named ``<mbid>.json``
 or ``<mbid>-<n>.json`` (``n`` = the submission; 0 when absent) at any depth are documents;
-other names are skipped. Outputs, under ``--out``:
+other names are skipped. Audio files (wav, flac, mp3, ogg, m4a; also found in directories) are
+extracted with Essentia (the ``audio`` extra, :func:`abgd.audio.extract_document`) into a
+release-layout document that then takes the same path; their id in every output is the file's
+stem (``song`` for ``music/song.wav``; submission 0), since a run file needs one id per line and
+a user's file has no MBID. ``--keep-json DIR`` keeps those documents as ``DIR/<stem>.json``, and
+the labels of every audio file are also printed on stdout. Outputs, under ``--out``:
 
 * ``scores/<system>/<source>.parquet``: ``mbid``, ``submission`` (int32), then one float32
   column per label of that source's model: the layout of the study's own score tables, plus
@@ -29,6 +34,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import importlib.util
 import logging
 import os
 from collections.abc import Iterator, Sequence
@@ -40,10 +46,19 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
+from abgd.audio import (
+    INSTALL_HINT,
+    AudioError,
+    AudioExtraMissing,
+    extract_document,
+    is_audio,
+    keep_json,
+)
+from abgd.audio_mapping import MappingError
 from abgd.decoding import HIERARCHIES, decode_scores, parent_ratio_for, thresholds_for
 from abgd.features import N_FEATURES, FeatureError, parse_document
 from abgd.inference import configure_torch, load_network
-from abgd.io import atomic_open, atomic_path, provenance, read_json, write_json
+from abgd.io import atomic_open, atomic_path, dumps_json, provenance, read_json, write_json
 from abgd.members import (
     ERRORS_HEADER,
     MAX_MEMBER_BYTES,
@@ -158,7 +173,7 @@ def score_batch(study: Study, x: np.ndarray) -> dict[tuple[str, str], np.ndarray
 
 def submission_of(name: str) -> tuple[str, int] | None:
     """``(mbid, n)`` of a ``<mbid>[-<n>].json`` base name, else None."""
-    match = SUBMISSION_NAME.fullmatch(Path(name).name)
+    match = SUBMISSION_NAME.fullmatch(name.rpartition("/")[2].rpartition(os.sep)[2])
     if match is None:
         return None
     return match.group(1).lower(), int(match.group(2) or 0)
@@ -176,16 +191,46 @@ def _read_file(path: Path, max_bytes: int) -> Iterator[Document]:
     yield *named, str(path), path.read_bytes(), None
 
 
+def _read_audio(path: Path, stems: dict[str, Path], keep: Path | None) -> Iterator[Document]:
+    """One audio file as a document named by its stem (the id of its output rows and lines)."""
+    stem = path.stem
+    if any(c in stem for c in "\t\r\n") or not stem:
+        yield stem, 0, str(path), None, "audio file name unusable as a run-file id"
+        return
+    if stem in stems:
+        yield stem, 0, str(path), None, f"same name stem as {stems[stem]} (ids must be unique)"
+        return
+    stems[stem] = path
+    try:
+        document = extract_document(path)
+    except (AudioError, MappingError) as error:
+        yield stem, 0, str(path), None, f"audio extraction failed: {error}"
+        return
+    if keep is not None:
+        keep_json(document, path, keep)
+    yield stem, 0, str(path), dumps_json(document).encode(), None
+
+
 def iter_documents(inputs: Sequence[Path], counts: Counts, decoder: str = "auto",
-                   max_bytes: int = MAX_MEMBER_BYTES) -> Iterator[Document]:
-    """Every document of the inputs, one at a time, in input (then member) order."""
+                   max_bytes: int = MAX_MEMBER_BYTES,
+                   keep_json_dir: Path | None = None) -> Iterator[Document]:
+    """Every document of the inputs, one at a time, in input (then member) order.
+
+    Audio files are extracted as they come (seconds each): see the module docstring.
+    """
+    stems: dict[str, Path] = {}
     for path in inputs:
         if path.is_dir():
-            for file in sorted(path.rglob("*.json")):
-                if submission_of(file.name) is None:
-                    counts.skipped += 1
-                    continue
-                yield from _read_file(file, max_bytes)
+            for file in sorted(p for p in path.rglob("*") if p.is_file()):
+                if is_audio(file):
+                    yield from _read_audio(file, stems, keep_json_dir)
+                elif file.suffix.lower() == ".json":
+                    if submission_of(file.name) is None:
+                        counts.skipped += 1
+                        continue
+                    yield from _read_file(file, max_bytes)
+        elif is_audio(path):
+            yield from _read_audio(path, stems, keep_json_dir)
         elif path.suffix.lower() == ".json":
             yield from _read_file(path, max_bytes)
         else:
@@ -193,6 +238,12 @@ def iter_documents(inputs: Sequence[Path], counts: Counts, decoder: str = "auto"
                     path, choose_decoder(decoder), 1, counts, max_bytes, SUBMISSION_NAME):
                 named = submission_of(member)
                 yield mbid, named[1] if named else 0, member, data, reason
+
+
+def has_audio(inputs: Sequence[Path]) -> bool:
+    """Whether any input is, or any input folder holds, an audio file."""
+    return any(is_audio(p) or (p.is_dir() and any(is_audio(f) for f in p.rglob("*")))
+               for p in inputs)
 
 
 # ----------------------------------------------------------------------------- outputs
@@ -204,6 +255,12 @@ class Outputs:
     def __init__(self, out: Path, study: Study, stack: contextlib.ExitStack) -> None:
         self.study = study
         self.seen: set[str] = set()
+        #: ids whose decoded labels are kept for printing (audio files), and those labels
+        self.echo: set[str] = set()
+        self.echoed: dict[str, dict[tuple[str, str], list[str]]] = {}
+        #: score column of each vocabulary label, per system (run files list labels that way)
+        self.order = {(s.name, s.source): np.array([s.labels.index(x) for x in s.vocabulary],
+                                                   dtype=np.intp) for s in study.systems}
         self.writers: dict[tuple[str, str], pq.ParquetWriter] = {}
         self.runs: dict[tuple[str, str], Any] = {}
         self.run_paths: dict[tuple[str, str], tuple[Path, Path]] = {}
@@ -239,17 +296,23 @@ class Outputs:
                 first.append(i)
                 batch_seen.add(mbid)
         first_ids = [mbids[i] for i in first]
+        ids, subs = pa.array(mbids, pa.string()), pa.array(submissions, pa.int32())
         for system in self.study.systems:
             key = (system.name, system.source)
             values = scores[key]
-            arrays = [pa.array(mbids, pa.string()), pa.array(submissions, pa.int32())]
-            arrays += [pa.array(values[:, j]) for j in range(values.shape[1])]
+            # one contiguous row per label: each column is then a view, not a strided copy
+            arrays = [ids, subs, *map(pa.array, np.ascontiguousarray(values.T))]
             self.writers[key].write_table(
                 pa.Table.from_arrays(arrays, schema=self.writers[key].schema))
             pred = decode_scores(first_ids, system.labels, values[first], system.thresholds,
                                  self.study.decoding, self.study.hierarchy, system.parent_ratio)
-            order = [system.labels.index(x) for x in system.vocabulary]
-            self.runs[key].writelines(run_lines(first_ids, system.vocabulary, pred[:, order]))
+            pred = pred[:, self.order[key]]
+            self.runs[key].writelines(run_lines(first_ids, system.vocabulary, pred))
+            for row, mbid in enumerate(first_ids):
+                if mbid in self.echo:
+                    cols = pred.indices[pred.indptr[row]:pred.indptr[row + 1]]
+                    self.echoed.setdefault(mbid, {})[key] = [system.vocabulary[c]
+                                                             for c in sorted(cols)]
         self.seen.update(first_ids)
 
     def check(self) -> None:
@@ -265,8 +328,14 @@ class Outputs:
 
 
 def tag(inputs: Sequence[Path], study: Study, out: Path, batch_size: int = 1024,
-        decoder: str = "auto", max_bytes: int = MAX_MEMBER_BYTES) -> dict[str, int]:
-    """Tag every document of ``inputs`` into ``out``; returns the counts."""
+        decoder: str = "auto", max_bytes: int = MAX_MEMBER_BYTES,
+        keep_json_dir: Path | None = None,
+        echoed: dict[str, dict[tuple[str, str], list[str]]] | None = None) -> dict[str, int]:
+    """Tag every document of ``inputs`` into ``out``; returns the counts.
+
+    ``echoed``, when given, receives the decoded labels of every audio file (its stem →
+    ``(system, source)`` → labels in vocabulary order), for printing.
+    """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     counts = Counts()
@@ -286,8 +355,8 @@ def tag(inputs: Sequence[Path], study: Study, out: Path, batch_size: int = 1024,
                 submissions.clear()
 
         bar = progress(unit="doc", desc="tag")
-        for mbid, submission, member, data, reason in iter_documents(inputs, counts, decoder,
-                                                                     max_bytes):
+        documents = iter_documents(inputs, counts, decoder, max_bytes, keep_json_dir)
+        for mbid, submission, member, data, reason in documents:
             counts.read += 1
             bar.update()
             if data is None:
@@ -301,6 +370,8 @@ def tag(inputs: Sequence[Path], study: Study, out: Path, batch_size: int = 1024,
                 outputs.error(mbid, member, error.reason)
                 continue
             counts.imputed += imputed
+            if not member.endswith(".json") and is_audio(member):  # str test first: per doc
+                outputs.echo.add(mbid)
             mbids.append(mbid)
             submissions.append(submission)
             if len(mbids) == batch_size:
@@ -308,14 +379,32 @@ def tag(inputs: Sequence[Path], study: Study, out: Path, batch_size: int = 1024,
         flush()
         bar.close()
         outputs.check()
+    if echoed is not None:
+        echoed.update(outputs.echoed)
     counts.converted = tagged
     return {**dataclasses.asdict(counts), "recordings": len(outputs.seen)}
+
+
+def format_labels(echoed: dict[str, dict[tuple[str, str], list[str]]], study: Study) -> str:
+    """A short human-readable listing: per id, each system's labels (" | " between them:
+    some labels hold commas) in the four taxonomies."""
+    lines: list[str] = []
+    width = max(len(s) for s in study.sources)
+    for mbid, labels in echoed.items():
+        lines.append(mbid)
+        for name in dict.fromkeys(s.name for s in study.systems):
+            for source in study.sources:
+                if (name, source) in labels:
+                    lines.append(f"  {name:6s} {source:{width}s}  "
+                                 + " | ".join(labels[(name, source)]))
+    return "\n".join(lines)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="abgd tag", description=__doc__.split("\n")[0])
     parser.add_argument("inputs", nargs="+", type=Path, metavar="INPUT",
-                        help="JSON file, directory, .tar, .tar.bz2, .tar.gz or .tar.zst")
+                        help="JSON file, directory, .tar, .tar.bz2, .tar.gz or .tar.zst, or "
+                             "an audio file (wav, flac, mp3, ogg, m4a; needs the audio extra)")
     parser.add_argument("--study", required=True, type=Path,
                         help="a finished study's results folder, e.g. results/demo")
     parser.add_argument("--out", required=True, type=Path, help="output folder")
@@ -326,6 +415,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="documents scored at once (memory: ~11 kB each)")
     parser.add_argument("--decoder", choices=("auto", "lbzip2", "pbzip2", "python"),
                         default="auto", help="bzip2 decoder for .tar.bz2 inputs")
+    parser.add_argument("--keep-json", type=Path, metavar="DIR",
+                        help="keep the documents extracted from audio files as DIR/<stem>.json")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--verbose", action="store_true")
     return parser
@@ -338,13 +429,21 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         log.error("input not found: %s", ", ".join(missing))
         return 1
+    if has_audio(args.inputs) and importlib.util.find_spec("essentia") is None:
+        log.error("%s", INSTALL_HINT)
+        return 2
     configure_torch(args.threads, "cpu")
     study = load_study(args.study, args.systems, args.decoding, args.hierarchy)
+    echoed: dict[str, dict[tuple[str, str], list[str]]] = {}
     try:
-        counts = tag(args.inputs, study, args.out, args.batch_size, args.decoder)
+        counts = tag(args.inputs, study, args.out, args.batch_size, args.decoder,
+                     keep_json_dir=args.keep_json, echoed=echoed)
     except ArchiveError as error:
         log.error("tagging failed, no output written: %s", error)
         return 1
+    except AudioExtraMissing as error:
+        log.error("%s", error)
+        return 2
     write_json(args.out / "summary.json", {
         "counts": counts, "sources": study.sources, "systems": list(args.systems),
         "decoding": args.decoding, "hierarchy": args.hierarchy,
@@ -354,6 +453,8 @@ def main(argv: list[str] | None = None) -> int:
                                          "batch_size": args.batch_size},
                                  [str(p) for p in args.inputs])})
     log.info("%s", " ".join(f"{k}={v}" for k, v in counts.items()))
+    if echoed:
+        print(format_labels(echoed, study))
     return 0
 
 
