@@ -3,7 +3,8 @@
 With ``split.scope: global`` (the default) a recording is in the same part for every source
 that annotates it; with ``split.scope: per_source`` (or the authors' per-source lists) each
 source draws its own parts, so one recording can sit in the fit part of one source and the
-holdout part of another. The union is therefore described cell by cell, which covers both: ``parts[i, s]`` says whether recording ``i`` is absent from
+holdout part of another. The union is therefore described cell by cell, which covers both:
+``parts[i, s]`` says whether recording ``i`` is absent from
 source ``s`` (0), in its fit part (1) or in its holdout part (2). Training counts the loss of a
 head only on fit cells, early stopping only on holdout cells, and each source's holdout scores
 (for its thresholds) are those of its own holdout recordings.
