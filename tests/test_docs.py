@@ -110,16 +110,21 @@ def commands(text: str) -> list[str]:
             and not line.strip().startswith("#")]
 
 
+def split_comment(command: str) -> tuple[str, str]:
+    """The command and its trailing `# ...` comment ('' if none); a `#` inside quotes is text."""
+    quote = ""
+    for k, char in enumerate(command):
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == "#" and (k == 0 or command[k - 1].isspace()):
+            return command[:k].rstrip(), command[k:]
+    return command.rstrip(), ""
+
+
 def comment(command: str) -> str:
-    """The trailing `# ...` comment of a command ('' if none), outside quotes."""
-    lexer = shlex.shlex(command, posix=True, punctuation_chars=False)
-    lexer.whitespace_split = True
-    lexer.commenters = ""
-    tokens = list(lexer)
-    for k, token in enumerate(tokens):
-        if token.startswith("#"):
-            return " ".join(tokens[k:])
-    return ""
+    return split_comment(command)[1]
 
 
 def words(command: str) -> list[str]:
@@ -141,14 +146,17 @@ def is_snakemake(argv: list[str]) -> bool:
 
 
 def prepare(command: str, mode: str, bin_dir: Path) -> str:
-    """A command as the test runs it: substituted, aimed at the tiny config, dry-run if asked."""
-    argv = words(substitute(command, bin_dir))
+    """A command as the test runs it: substituted, aimed at the tiny config, dry-run if asked.
+
+    The text stays the reader's (quotes, globs); only words are inserted or appended.
+    """
+    text = split_comment(substitute(command, bin_dir))[0]
+    argv = words(text)
     if is_snakemake(argv) and not any(w.startswith("--configfile") for w in argv):
-        k = next(k for k, w in enumerate(argv) if Path(w).name == "snakemake")
-        argv[k + 1:k + 1] = ["--configfile", TINY]
+        text = re.sub(r"(\S*snakemake)(?=\s|$)", rf"\1 --configfile {TINY}", text, count=1)
     if mode == "dry-run":
-        argv.append("--dry-run" if is_snakemake(argv) else "--help")
-    return shlex.join(argv)
+        text += " --dry-run" if is_snakemake(argv) else " --help"
+    return text
 
 
 def all_blocks() -> list[Block]:
@@ -182,11 +190,13 @@ def test_prepare_substitutes_and_adds_the_tiny_config() -> None:
     assert run == f"/v/bin/snakemake --configfile {TINY} --report results/tiny/report.zip"
     dry = prepare(".venv/bin/snakemake --configfile config/x.yaml --config a='{\"b\": 1}'",
                   "dry-run", bin_dir)
-    assert shlex.split(dry) == ["/v/bin/snakemake", "--configfile", "config/x.yaml",
-                                "--config", 'a={"b": 1}', "--dry-run"]
+    assert dry == "/v/bin/snakemake --configfile config/x.yaml --config a='{\"b\": 1}' --dry-run"
+    assert prepare(".venv/bin/python -m abgd.features f/*.json  # c", "run", bin_dir) == \
+        "/v/bin/python -m abgd.features f/*.json"
     assert prepare("PYTHONPATH=src .venv/bin/python x.py a", "dry-run", bin_dir) == \
         "PYTHONPATH=src /v/bin/python x.py a --help"
     assert comment("pip install -e '.[a]'   # pkg 1.2 # more") == "# pkg 1.2 # more"
+    assert split_comment("x '#a' \"b # c\" # d") == ("x '#a' \"b # c\"", "# d")
 
 
 # ------------------------------------------------------------------ the documentation itself
