@@ -347,3 +347,25 @@ def test_real_study_runs_one_download_job_against_a_local_mirror(docroot: Path, 
     assert "rule download" in result.stderr + result.stdout
     assert (docroot / target).read_bytes() == (mirror / name).read_bytes()
     os.remove(docroot / target)
+
+
+# ------------------------------------------------------------------ figures quoted from the record
+
+
+def test_readme_quotes_the_benchmark_record() -> None:
+    """The README's figures taken from benchmarks/RESULTS.md are the record's current ones.
+
+    Rewriting the record (`make bench`) without updating the README fails here, so the two
+    cannot drift apart silently.
+    """
+    record = (ROOT / "benchmarks" / "RESULTS.md").read_text()
+    readme = (ROOT / "README.md").read_text()
+    walls = [int(s) for s in re.findall(r"^\| \w+ \| [^|]+ \| (\d+) s \|", record, flags=re.M)]
+    assert walls, "no wall times in benchmarks/RESULTS.md"
+    minutes = round(sum(walls) / 60)
+    assert f"took {minutes} minutes" in readme, f"README.md: `make bench` took {minutes} min"
+    load = re.search(r"load average ([\d.]+) at start", record)
+    assert load and f"load average {load.group(1)}" in readme, "README.md: record's load average"
+    ratio = re.search(r"python\s+decode .* ratio ([\d.]+)", record)
+    assert ratio and f"measures {ratio.group(1)} ×" in readme, \
+        f"README.md: conversion / decode ratio of the record is {ratio and ratio.group(1)}"
