@@ -48,7 +48,7 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import BIN, PLAIN_ENV, ROOT, copy_checkout
+from studies import BIN, PLAIN_ENV, ROOT, copy_checkout
 
 DOCS = ["README.md", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md"))]
 SHELL = {"sh", "bash", "console", "shell"}
