@@ -104,7 +104,7 @@ def select_mbids(groundtruth: str | os.PathLike[str], split: str | None = None,
     if len(set(mbids)) != len(mbids):
         raise ValueError(f"{groundtruth}: duplicate MBIDs")
     if split is not None:
-        from abgd.split import read_split_tsv
+        from abgd.partition import read_split_tsv
 
         table = read_split_tsv(split)
         chosen = set(table.loc[table["part"] == part, "mbid"])
@@ -131,7 +131,7 @@ def training_set(groundtruth: str | os.PathLike[str], split: str | os.PathLike[s
     """
     from abgd.io import read_json
     from abgd.labels import label_matrix, read_groundtruth_parquet
-    from abgd.split import read_split_tsv
+    from abgd.partition import read_split_tsv
 
     labels = list(read_json(split_summary)["labels"])
     if labels != sorted(labels) or len(set(labels)) != len(labels):
