@@ -20,8 +20,7 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
-from abgd.labels import read_groundtruth
-from abgd.metrics import is_subgenre, label_matrix
+from abgd.labels import is_subgenre, label_matrix_strict, read_groundtruth
 from abgd.progress import setup_logging
 from abgd.runs import write_run
 
@@ -78,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     eval_ids, _ = read_groundtruth(args.groundtruth)
     rows = baseline_run(args.kind, train_labels, len(eval_ids), args.seed)
     vocabulary = sorted(set(chain.from_iterable(train_labels)))
-    pred: sparse.csr_matrix = label_matrix(rows, vocabulary, eval_ids, "baseline run")
+    pred: sparse.csr_matrix = label_matrix_strict(rows, vocabulary, eval_ids, "baseline run")
     write_run(args.out, eval_ids, vocabulary, pred)
     LOG.info("%s: %s baseline for %d recordings (seed %d)", args.out, args.kind,
              len(eval_ids), args.seed)

@@ -38,6 +38,7 @@ import orjson
 
 from abgd import release
 from abgd.io import atomic_path, md5_file
+from abgd.labels import parent
 from abgd.progress import progress, setup_logging
 
 log = logging.getLogger("abgd.demo")
@@ -601,8 +602,8 @@ def _source_labels(source: str, genres: list[int], styles: list[tuple[int, int]]
         for label in (mapped,) if isinstance(mapped, str) else (mapped or ()):
             labels.add(label)
     for label in list(labels):
-        if "---" in label:
-            labels.add(label.split("---", 1)[0])
+        if (genre := parent(label)) is not None:
+            labels.add(genre)
     return sorted(labels)
 
 

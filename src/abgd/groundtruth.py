@@ -60,7 +60,7 @@ def split_counts(frame: pd.DataFrame) -> dict[str, Any]:
 def summarize(train: pd.DataFrame, validation: pd.DataFrame, source: str) -> dict[str, Any]:
     """Everything the summary JSON says about one source, except provenance."""
     vocab = lab.vocabulary(train["labels"])
-    _, outside = lab.label_matrix(validation["labels"], vocab)
+    _, outside = lab.label_matrix_lenient(validation["labels"], vocab)
     train_ids = set(train["mbid"])
     shared = [m for m in validation["mbid"] if m in train_ids]
     shared_groups = set(train["release_group"]) & set(validation["release_group"])
