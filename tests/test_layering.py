@@ -67,6 +67,12 @@ def test_the_workflow_runs_the_steps_this_test_expects():
     assert all((PACKAGE / f"{step}.py").exists() for step in steps)
 
 
+def test_the_console_script_offers_every_step():
+    from abgd.cli import STEPS, TOOLS
+
+    assert workflow_steps() - set(STEPS) - set(TOOLS) == set()
+
+
 def test_no_module_imports_a_step_module():
     """Library modules may not import steps either: a step importing them would import the step."""
     assert step_imports(workflow_steps()) == {}
