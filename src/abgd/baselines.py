@@ -21,7 +21,7 @@ import numpy as np
 from scipy import sparse
 
 from abgd.labels import is_subgenre, label_matrix_strict, read_groundtruth
-from abgd.progress import setup_logging
+from abgd.progress import add_verbose, setup_logging
 from abgd.runs import write_run
 
 LOG = logging.getLogger("abgd.baselines")
@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--kind", required=True, choices=("random", "popularity"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", required=True, type=Path, help="run file (TSV) to write")
-    parser.add_argument("--verbose", action="store_true")
+    add_verbose(parser)
     return parser
 
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from abgd import labels as lab
 from abgd.io import provenance, write_json
-from abgd.progress import setup_logging
+from abgd.progress import add_verbose, setup_logging
 
 if TYPE_CHECKING:  # annotations only; abgd.labels loads pandas when reading
     import pandas as pd
@@ -105,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="feature manifest(s)/Parquet of the validation split")
     parser.add_argument("--no-header", action="store_true",
                         help="the TSVs have no header line (excerpts, test fixtures)")
-    parser.add_argument("-v", "--verbose", action="store_true")
+    add_verbose(parser)
     return parser
 
 

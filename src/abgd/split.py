@@ -55,7 +55,7 @@ import numpy as np
 from abgd import labels as lab
 from abgd import partition
 from abgd.io import provenance, write_json
-from abgd.progress import setup_logging
+from abgd.progress import add_verbose, setup_logging
 
 if TYPE_CHECKING:  # pandas loads in the functions that build frames
     import pandas as pd
@@ -316,7 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="release group -> part TSV drawn for all sources by "
                              "abgd.split_groups (split.scope: global); without it and without "
                              "--from-file this source draws its own split (per_source)")
-    parser.add_argument("-v", "--verbose", action="store_true")
+    add_verbose(parser)
     return parser
 
 

@@ -54,7 +54,7 @@ from abgd.members import (
     iter_members,
 )
 from abgd.nets import GenreNet
-from abgd.progress import progress, setup_logging
+from abgd.progress import add_threads, add_verbose, progress, setup_logging
 from abgd.runs import check_run, run_lines
 
 log = logging.getLogger("abgd.tag")
@@ -326,8 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="documents scored at once (memory: ~11 kB each)")
     parser.add_argument("--decoder", choices=("auto", "lbzip2", "pbzip2", "python"),
                         default="auto", help="bzip2 decoder for .tar.bz2 inputs")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads")
-    parser.add_argument("--verbose", action="store_true")
+    add_threads(parser, 1, "torch threads")
+    add_verbose(parser)
     return parser
 
 

@@ -40,7 +40,7 @@ from abgd import metrics
 from abgd.decoding import binarize, consistent_binarize, parent_columns
 from abgd.io import provenance, write_json
 from abgd.labels import is_subgenre, label_matrix_strict, read_groundtruth
-from abgd.progress import progress, setup_logging
+from abgd.progress import add_verbose, progress, setup_logging
 from abgd.scores import read_scores
 
 LOG = logging.getLogger("abgd.threshold")
@@ -235,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--parent-ratios", type=float, nargs="+", default=list(PARENT_RATIOS),
                         help="grid of parent-threshold ratios r for the hierarchy-consistent "
                         "decoding (default: 0 0.25 0.5 0.75 1)")
-    parser.add_argument("--verbose", action="store_true")
+    add_verbose(parser)
     return parser
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from abgd.progress import add_threads, add_verbose
+
 if TYPE_CHECKING:
     from abgd.training import TrainConfig
 
@@ -27,11 +29,11 @@ def add_training_arguments(parser: argparse.ArgumentParser, dropout: float = 0.5
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--max-epochs", type=int, default=100)
     parser.add_argument("--patience", type=int, default=4)
-    parser.add_argument("--threads", type=int, default=None)
+    add_threads(parser, None)
     parser.add_argument("--accelerator", default="auto", help="auto, cpu or gpu")
     parser.add_argument("--init", choices=["keras", "torch"], default="keras",
                         help="keras: U(-0.05, 0.05) weights and zero biases as the authors")
-    parser.add_argument("--verbose", action="store_true")
+    add_verbose(parser)
 
 
 def config_from(args: argparse.Namespace) -> TrainConfig:
