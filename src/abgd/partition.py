@@ -127,14 +127,7 @@ def write_assignment(components: Mapping[str, str], parts: Mapping[str, str],
 
 def read_assignment(path: str | os.PathLike[str]) -> dict[str, str]:
     """Release group → part from a file of ``write_assignment``."""
-    import pandas as pd
-
-    frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    if tuple(frame.columns) != ASSIGNMENT_HEADER:
-        raise ValueError(f"{path}: header should be '{chr(9).join(ASSIGNMENT_HEADER)}'")
-    bad = sorted(set(frame["part"]) - set(PARTS))
-    if bad:
-        raise ValueError(f"{path}: unknown part name(s) {bad}")
+    frame = _read_parts_table(path, ASSIGNMENT_HEADER)
     if not frame["release_group"].is_unique:
         raise ValueError(f"{path}: a release group is listed twice")
     return dict(zip(frame["release_group"], frame["part"], strict=True))
@@ -151,11 +144,16 @@ def write_split_tsv(table: pd.DataFrame, path: str | os.PathLike[str]) -> None:
 
 def read_split_tsv(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Read a split file back (the training, threshold and LightGBM steps read it)."""
+    return _read_parts_table(path, SPLIT_HEADER)
+
+
+def _read_parts_table(path: str | os.PathLike[str], header: tuple[str, ...]) -> pd.DataFrame:
+    """A TAB-separated table of strings with this exact header and known names in ``part``."""
     import pandas as pd
 
     frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    if tuple(frame.columns) != SPLIT_HEADER:
-        raise ValueError(f"{path}: header should be 'mbid<TAB>release_group<TAB>part'")
+    if tuple(frame.columns) != header:
+        raise ValueError(f"{path}: header should be '{'<TAB>'.join(header)}'")
     bad = sorted(set(frame["part"]) - set(PARTS))
     if bad:
         raise ValueError(f"{path}: unknown part name(s) {bad}")
