@@ -20,6 +20,7 @@ from scipy import sparse
 from sklearn.metrics import roc_auc_score
 
 from abgd import metrics
+from abgd.labels import subgenre_mask
 
 N_GENRES, N_SUBGENRES = 21, 745
 
@@ -33,7 +34,7 @@ def make_labels() -> list[str]:
 def random_sets(rng: np.random.Generator, n: int, labels: list[str],
                 base: sparse.csr_matrix | None = None) -> sparse.csr_matrix:
     """Random label sets (~1.3 genres, ~3 subgenres); with ``base``, keep ~half of its labels."""
-    sub = metrics.subgenre_mask(labels)
+    sub = subgenre_mask(labels)
     genre_cols, sub_cols = np.flatnonzero(~sub), np.flatnonzero(sub)
     n_gen = 1 + (rng.random(n) < 0.3)
     n_sub = rng.poisson(3.0, n)

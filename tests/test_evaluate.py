@@ -12,6 +12,7 @@ from sklearn.metrics import roc_auc_score
 
 from abgd import evaluate as E
 from abgd import evaluation, metrics
+from abgd import labels as lab
 
 
 @pytest.fixture
@@ -84,7 +85,7 @@ def _random_case(n, k=8, seed=0):
 def test_bootstrap_replicates_match_recomputation():
     labels, y, s, pred = _random_case(60, seed=1)
     truth, run = sparse.csr_matrix(y), sparse.csr_matrix(pred)
-    track_f = np.round(metrics.per_track(truth, run, metrics.subgenre_mask(labels))["Fall"], 4)
+    track_f = np.round(metrics.per_track(truth, run, lab.subgenre_mask(labels))["Fall"], 4)
     indices = evaluation.resample_indices(60, 6, seed=11)
     reps = evaluation.bootstrap_replicates(indices, track_f, truth, run, truth, s)
     for b, rows in enumerate(indices):

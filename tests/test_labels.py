@@ -75,7 +75,8 @@ def test_vocabulary_uses_python_string_order() -> None:
 
 
 def test_label_matrix_counts_labels_outside_vocabulary() -> None:
-    matrix, outside = lab.label_matrix([["b", "a"], ["z"], ["a", "z", "y"]], ["a", "b", "c"])
+    matrix, outside = lab.label_matrix_lenient([["b", "a"], ["z"], ["a", "z", "y"]],
+                                               ["a", "b", "c"])
     assert matrix.dtype == np.uint8
     expected = np.array([[1, 1, 0], [0, 0, 0], [1, 0, 0]], dtype=np.uint8)
     np.testing.assert_array_equal(matrix.toarray(), expected)

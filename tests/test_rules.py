@@ -63,14 +63,19 @@ def _added_flags(node: ast.AST) -> set[str]:
 def _flags(step: str) -> set[str]:
     """The step's options, read from its code (and from parser helpers it imports), not run."""
     tree = ast.parse((SRC / "abgd" / f"{step}.py").read_text())
-    flags = _added_flags(tree)
+    return _added_flags(tree) | _helper_flags(tree)
+
+
+def _helper_flags(tree: ast.AST, depth: int = 3) -> set[str]:
+    """Flags added by the abgd functions ``tree`` imports, and by the helpers those import."""
+    flags: set[str] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("abgd."):
-            helper = ast.parse((SRC / Path(*node.module.split("."))).with_suffix(".py").read_text())
+        if depth and isinstance(node, ast.ImportFrom) and (node.module or "").startswith("abgd."):
+            module = ast.parse((SRC / Path(*node.module.split("."))).with_suffix(".py").read_text())
             names = {alias.name for alias in node.names}
-            for function in helper.body:
+            for function in module.body:
                 if isinstance(function, ast.FunctionDef) and function.name in names:
-                    flags |= _added_flags(function)
+                    flags |= _added_flags(function) | _helper_flags(module, depth - 1)
     return flags
 
 

@@ -214,7 +214,7 @@ def test_cli_random_and_from_file(tmp_path: Path) -> None:
     assert report["unassigned_recordings"] == 1
     # mbids 30/31 share release group 15, but 30 is unassigned: no group on both sides.
     assert report["release_groups_in_both_parts"] == 0
-    parts = split.read_split_tsv(tmp_path / "f.tsv").set_index("mbid")["part"]
+    parts = partition.read_split_tsv(tmp_path / "f.tsv").set_index("mbid")["part"]
     assert parts[mbids[0]] == "fit" and parts[mbids[35]] == "holdout"
     assert mbids[30] not in parts.index
 

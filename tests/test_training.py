@@ -15,10 +15,10 @@ import torch
 from abgd.inference import configure_torch, score_rows
 from abgd.inputs import read_matrix, training_set
 from abgd.io import read_json
+from abgd.metrics import macro_roc_auc
 from abgd.training import (
     TrainConfig,
     load_model,
-    macro_roc_auc,
     save_checkpoint,
     train,
     write_model_dir,

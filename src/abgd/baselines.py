@@ -20,9 +20,8 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
-from abgd.labels import read_groundtruth
-from abgd.metrics import is_subgenre, label_matrix
-from abgd.progress import setup_logging
+from abgd.labels import is_subgenre, label_matrix_strict, read_groundtruth
+from abgd.progress import add_verbose, setup_logging
 from abgd.runs import write_run
 
 LOG = logging.getLogger("abgd.baselines")
@@ -67,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--kind", required=True, choices=("random", "popularity"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", required=True, type=Path, help="run file (TSV) to write")
-    parser.add_argument("--verbose", action="store_true")
+    add_verbose(parser)
     return parser
 
 
@@ -78,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     eval_ids, _ = read_groundtruth(args.groundtruth)
     rows = baseline_run(args.kind, train_labels, len(eval_ids), args.seed)
     vocabulary = sorted(set(chain.from_iterable(train_labels)))
-    pred: sparse.csr_matrix = label_matrix(rows, vocabulary, eval_ids, "baseline run")
+    pred: sparse.csr_matrix = label_matrix_strict(rows, vocabulary, eval_ids, "baseline run")
     write_run(args.out, eval_ids, vocabulary, pred)
     LOG.info("%s: %s baseline for %d recordings (seed %d)", args.out, args.kind,
              len(eval_ids), args.seed)

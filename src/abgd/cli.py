@@ -1,4 +1,8 @@
-"""`abgd <step> ...`: one console script for every step, as `python -m abgd.<step>`."""
+"""`abgd <step> ...`: one console script for every workflow step and user tool.
+
+`abgd <step> ARGS` runs what `python -m abgd.<step> ARGS` runs; tests/test_layering.py checks
+that every module a rule runs is listed here.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,9 @@ import sys
 
 STEPS = (
     "demo", "download", "convert", "manifest", "groundtruth", "split_groups", "split", "stats",
-    "train_single", "embed", "train_fusion", "train_multitask", "custom", "predict", "threshold",
-    "decode", "baselines", "evaluate", "summarize", "figures", "archive", "extract_audio",
+    "train_single", "embed", "train_fusion", "train_multitask", "train_lgbm", "merge_scores",
+    "custom", "predict", "threshold", "decode", "baselines", "evaluate", "summarize", "figures",
+    "archive", "extract_audio",
 )
 #: Tools for users of a finished study (no workflow needed).
 TOOLS = ("score", "check", "tag")

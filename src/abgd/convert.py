@@ -49,7 +49,7 @@ from abgd.members import (
     choose_decoder,
     iter_members,
 )
-from abgd.progress import progress, setup_logging
+from abgd.progress import add_threads, add_verbose, progress, setup_logging
 
 log = logging.getLogger("abgd.convert")
 
@@ -177,14 +177,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="rows per Parquet row group (memory: 10.7 kB per row)")
     parser.add_argument("--decoder", choices=DECODERS, default="auto",
                         help="bzip2 decoder; auto = lbzip2, else pbzip2, else Python's bz2")
-    parser.add_argument("--threads", type=int, default=_available_cpus(),
-                        help="threads of the job, one of which parses: from 2 up, decoding runs "
-                        "alongside parsing (default: available CPUs)")
+    add_threads(parser, _available_cpus(),
+                help="threads of the job, one of which parses: from 2 up, decoding runs "
+                "alongside parsing (default: available CPUs)")
     parser.add_argument("--compression", choices=("snappy", "zstd", "none"), default="snappy",
                         help="Parquet compression codec")
     parser.add_argument("--max-member-bytes", type=int, default=MAX_MEMBER_BYTES,
                         help="larger members are reported as errors instead of being read")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log skipped members")
+    add_verbose(parser, "log skipped members")
     return parser
 
 

@@ -29,7 +29,7 @@ from abgd.inputs import (
 )
 from abgd.io import provenance, read_json, write_json
 from abgd.plugins import PluginError, check_scores, load
-from abgd.progress import setup_logging
+from abgd.progress import add_verbose, setup_logging
 from abgd.scores import write_scores
 
 log = logging.getLogger("abgd.custom")
@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--embeddings", nargs="*", default=None,
                          help="embedding Parquet files, in order")
         sub.add_argument("--groundtruth", required=True, help="ground-truth Parquet")
-        sub.add_argument("--verbose", action="store_true")
+        add_verbose(sub)
         if command == "train":
             sub.add_argument("--split", required=True, help="split TSV")
             sub.add_argument("--split-summary", required=True, help="split JSON ('labels')")

@@ -26,7 +26,7 @@ import numpy as np
 from abgd.arrays import load_feature_matrix
 from abgd.features import FEATURE_NAMES
 from abgd.io import read_json
-from abgd.labels import label_matrix, read_groundtruth_parquet
+from abgd.labels import label_matrix_lenient, read_groundtruth_parquet
 
 SPLITS = ("train", "validation")
 
@@ -92,7 +92,7 @@ def load(results_dir: str | os.PathLike[str], source: str, split: str) -> Datase
     vocabulary = list(summary["vocabulary"])
     truth = read_groundtruth_parquet(truth_path).sort_values("mbid", kind="stable")
     mbids = truth["mbid"].tolist()
-    multi_hot, outside = label_matrix(truth["labels"], vocabulary)
+    multi_hot, outside = label_matrix_lenient(truth["labels"], vocabulary)
     features, found = load_feature_matrix(root / "features" / f"{split}.manifest.json", mbids)
     if not found.all():
         missing = [mbids[i] for i in np.flatnonzero(~found)]

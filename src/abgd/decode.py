@@ -14,7 +14,7 @@ import numpy as np
 
 from abgd.decoding import HIERARCHIES, decode_scores, parent_ratio_for, thresholds_for
 from abgd.io import read_json
-from abgd.progress import setup_logging
+from abgd.progress import add_verbose, setup_logging
 from abgd.runs import write_run
 from abgd.scores import read_scores
 
@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="r for --hierarchy consistent (default: the thresholds JSON's "
                         "hierarchy.<decoding>.parent_threshold_ratio)")
     parser.add_argument("--out", required=True, type=Path, help="run file (TSV) to write")
-    parser.add_argument("--verbose", action="store_true")
+    add_verbose(parser)
     return parser
 
 

@@ -32,8 +32,9 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import sparse
 
+from abgd.labels import parent
+
 RATIO_FLOOR = 1e-12
-SUBGENRE_SEP = "---"
 HIERARCHIES = ("none", "consistent")
 
 
@@ -73,12 +74,8 @@ def parent_columns(labels: Sequence[str]) -> np.ndarray:
     """For each label the column of its parent genre, or -1 (a genre, or a parent the model
     does not output)."""
     index = {label: j for j, label in enumerate(labels)}
-    return np.array([index.get(parent, -1) if (parent := _parent(label)) is not None else -1
+    return np.array([index.get(up, -1) if (up := parent(label)) is not None else -1
                      for label in labels], dtype=np.int64)
-
-
-def _parent(label: str) -> str | None:
-    return label.split(SUBGENRE_SEP, 1)[0] if SUBGENRE_SEP in label else None
 
 
 def parent_allowed(scores: np.ndarray, parents: np.ndarray,

@@ -38,7 +38,8 @@ import orjson
 
 from abgd import release
 from abgd.io import atomic_path, md5_file
-from abgd.progress import progress, setup_logging
+from abgd.labels import parent
+from abgd.progress import add_verbose, progress, setup_logging
 
 log = logging.getLogger("abgd.demo")
 
@@ -601,8 +602,8 @@ def _source_labels(source: str, genres: list[int], styles: list[tuple[int, int]]
         for label in (mapped,) if isinstance(mapped, str) else (mapped or ()):
             labels.add(label)
     for label in list(labels):
-        if "---" in label:
-            labels.add(label.split("---", 1)[0])
+        if (genre := parent(label)) is not None:
+            labels.add(genre)
     return sorted(labels)
 
 
@@ -1281,7 +1282,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--taxonomy", choices=TAXONOMY_MODES, default="demo",
                         help="demo: small 12-genre world; shaped: the real release's label "
                              "counts per source (spec §1.5) for scale rehearsals")
-    parser.add_argument("--verbose", action="store_true")
+    add_verbose(parser)
     return parser.parse_args(argv)
 
 

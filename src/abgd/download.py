@@ -36,7 +36,7 @@ from typing import BinaryIO
 
 from abgd import __version__
 from abgd.io import md5_file
-from abgd.progress import progress, setup_logging
+from abgd.progress import add_verbose, progress, setup_logging
 
 log = logging.getLogger("abgd.download")
 
@@ -549,7 +549,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="first retry delay in s, doubled each retry (default 2.0)")
     parser.add_argument("--timeout", type=float, default=60.0,
                         help="socket timeout in s (default 60)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    add_verbose(parser)
     return parser
 
 

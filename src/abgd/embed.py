@@ -23,7 +23,7 @@ from abgd.inference import configure_torch, load_network, score_rows
 from abgd.inputs import read_features
 from abgd.io import atomic_path
 from abgd.nets import GenreNetMixin
-from abgd.progress import progress, setup_logging
+from abgd.progress import add_threads, add_verbose, progress, setup_logging
 
 log = logging.getLogger("abgd.embed")
 
@@ -94,8 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, default=4096)
     parser.add_argument("--chunk-rows", type=int, default=65536,
                         help="feature rows read at once (bounds memory)")
-    parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--verbose", action="store_true")
+    add_threads(parser, None)
+    add_verbose(parser)
     return parser
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from abgd.evaluation import evaluate_files, summary_text
 from abgd.io import atomic_open, provenance, write_json
-from abgd.progress import setup_logging
+from abgd.progress import add_verbose, setup_logging
 
 LOG = logging.getLogger("abgd.evaluate")
 
@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True, type=Path, help="evaluation JSON to write")
     parser.add_argument("--summary-text", type=Path,
                         help="also write eval.R's .results_summary text here")
-    parser.add_argument("--verbose", action="store_true")
+    add_verbose(parser)
     return parser
 
 

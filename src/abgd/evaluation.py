@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import sparse
 
+from abgd import labels as lab
 from abgd import metrics
 from abgd.labels import read_groundtruth
 from abgd.runs import read_run
@@ -54,16 +55,9 @@ def auc_inputs(gt_ids: list[str], gt_labels: list[list[str]], score_ids: np.ndar
     """Truth over the score columns and the score rows, both in ground-truth order."""
     positions = metrics.align_ids(gt_ids, score_ids.tolist())
     known = set(labels)
-    truth = metrics.label_matrix([[x for x in row if x in known] for row in gt_labels], labels,
-                                 gt_ids, "ground truth")
+    truth = lab.label_matrix_strict([[x for x in row if x in known] for row in gt_labels],
+                                    labels, gt_ids, "ground truth")
     return truth, scores[positions]
-
-
-def score_auc(gt_ids: list[str], gt_labels: list[list[str]], score_ids: np.ndarray,
-              labels: list[str], scores: np.ndarray) -> dict[str, Any]:
-    """Macro ROC AUC with the score rows aligned on the ground-truth IDs."""
-    truth, aligned = auc_inputs(gt_ids, gt_labels, score_ids, labels, scores)
-    return metrics.roc_auc_macro(truth, aligned, labels)
 
 
 # --------------------------------------------------------------------------- bootstrap
@@ -179,9 +173,9 @@ def bootstrap_intervals(gt_ids: list[str], gt_labels: list[list[str]], run_ids: 
     positions = metrics.align_ids(gt_ids, run_ids)
     run_aligned = [run_labels[i] for i in positions]
     labels = sorted({x for row in gt_labels for x in row} | {x for row in run_labels for x in row})
-    truth = metrics.label_matrix(gt_labels, labels, gt_ids, "ground truth")
-    pred = metrics.label_matrix(run_aligned, labels, gt_ids, "run")
-    track_f = np.round(metrics.per_track(truth, pred, metrics.subgenre_mask(labels))["Fall"], 4)
+    truth = lab.label_matrix_strict(gt_labels, labels, gt_ids, "ground truth")
+    pred = lab.label_matrix_strict(run_aligned, labels, gt_ids, "run")
+    track_f = np.round(metrics.per_track(truth, pred, lab.subgenre_mask(labels))["Fall"], 4)
     indices = resample_indices(len(gt_ids), n_boot, seed)
     reps = bootstrap_replicates(indices, track_f, truth, pred, *(auc or (None, None)))
     return {f"{m}_ci95": percentile_interval(reps[m]) if m in reps else None for m in HEADLINE}
@@ -237,19 +231,19 @@ def result_tables(gt_ids: Sequence[str], gt_labels: Sequence[Sequence[str]],
     """
     positions = metrics.align_ids(gt_ids, run_ids)
     labels = sorted({x for row in gt_labels for x in row} | {x for row in run_labels for x in row})
-    truth = metrics.label_matrix(gt_labels, labels, gt_ids, "ground truth")
-    pred = metrics.label_matrix([run_labels[i] for i in positions], labels, gt_ids, "run")
+    truth = lab.label_matrix_strict(gt_labels, labels, gt_ids, "ground truth")
+    pred = lab.label_matrix_strict([run_labels[i] for i in positions], labels, gt_ids, "run")
     import pandas as pd  # only the per-recording/per-label tables need it
 
     tracks = pd.DataFrame({"mbid": list(gt_ids)})
-    for key, values in metrics.per_track(truth, pred, metrics.subgenre_mask(labels)).items():
+    for key, values in metrics.per_track(truth, pred, lab.subgenre_mask(labels)).items():
         tracks[key] = values
     per_label = metrics.per_label(truth, pred)
     index = per_label["index"]
     truth_csc, pred_csc = sparse.csc_matrix(truth), sparse.csc_matrix(pred)
     table = pd.DataFrame({
         "label": [labels[j] for j in index],
-        "level": ["subgenre" if metrics.is_subgenre(labels[j]) else "genre" for j in index],
+        "level": ["subgenre" if lab.is_subgenre(labels[j]) else "genre" for j in index],
         "n_truth": np.diff(truth_csc.indptr)[index],
         "n_predicted": np.diff(pred_csc.indptr)[index],
         "n_correct": np.asarray(truth_csc.multiply(pred_csc).sum(axis=0)).ravel()[index],

@@ -23,7 +23,7 @@ from abgd.audio import (
     keep_json,
 )
 from abgd.audio_mapping import MappingError
-from abgd.progress import setup_logging
+from abgd.progress import add_verbose, setup_logging
 
 log = logging.getLogger("abgd.extract_audio")
 
@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tonal", choices=TONAL_CHOICES, default="release",
                         help="tonal features recomputed at the release's settings (default) or "
                              "Essentia 2.1b6's own")
-    parser.add_argument("-v", "--verbose", action="store_true")
+    add_verbose(parser)
     return parser
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from abgd.io import atomic_path, read_json
-from abgd.labels import label_matrix
+from abgd.labels import label_matrix_lenient
 from abgd.progress import setup_logging
 
 if TYPE_CHECKING:
@@ -58,7 +58,8 @@ def aligned(scores_path: Path, groundtruth_path: Path) -> tuple[list[str], np.nd
     scores = pd.read_parquet(scores_path)
     truth = pd.read_parquet(groundtruth_path).set_index("mbid").loc[scores["mbid"]].reset_index()
     labels = [column for column in scores.columns if column != "mbid"]
-    matrix, _ = label_matrix(truth["labels"], labels)  # labels outside the model: not plotted
+    # labels outside the model: not plotted
+    matrix, _ = label_matrix_lenient(truth["labels"], labels)
     return labels, scores[labels].to_numpy(dtype=np.float64), matrix.toarray().astype(bool)
 
 

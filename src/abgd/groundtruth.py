@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from abgd import labels as lab
 from abgd.io import provenance, write_json
-from abgd.progress import setup_logging
+from abgd.progress import add_verbose, setup_logging
 
 if TYPE_CHECKING:  # annotations only; abgd.labels loads pandas when reading
     import pandas as pd
@@ -60,7 +60,7 @@ def split_counts(frame: pd.DataFrame) -> dict[str, Any]:
 def summarize(train: pd.DataFrame, validation: pd.DataFrame, source: str) -> dict[str, Any]:
     """Everything the summary JSON says about one source, except provenance."""
     vocab = lab.vocabulary(train["labels"])
-    _, outside = lab.label_matrix(validation["labels"], vocab)
+    _, outside = lab.label_matrix_lenient(validation["labels"], vocab)
     train_ids = set(train["mbid"])
     shared = [m for m in validation["mbid"] if m in train_ids]
     shared_groups = set(train["release_group"]) & set(validation["release_group"])
@@ -105,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="feature manifest(s)/Parquet of the validation split")
     parser.add_argument("--no-header", action="store_true",
                         help="the TSVs have no header line (excerpts, test fixtures)")
-    parser.add_argument("-v", "--verbose", action="store_true")
+    add_verbose(parser)
     return parser
 
 

@@ -1,8 +1,8 @@
 """Model inputs read from the study's files: features, embeddings, targets, recording lists.
 
 Torch-free on purpose: the LightGBM jobs need exactly these readers and nothing of PyTorch or
-Lightning, whose imports cost seconds per job; ``abgd.inference`` and ``abgd.training``
-re-export them for the network steps.
+Lightning, whose imports cost seconds per job. Every step that reads model inputs, network or
+LightGBM, imports them from here.
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ def select_mbids(groundtruth: str | os.PathLike[str], split: str | None = None,
     if len(set(mbids)) != len(mbids):
         raise ValueError(f"{groundtruth}: duplicate MBIDs")
     if split is not None:
-        from abgd.split import read_split_tsv
+        from abgd.partition import read_split_tsv
 
         table = read_split_tsv(split)
         chosen = set(table.loc[table["part"] == part, "mbid"])
@@ -130,8 +130,8 @@ def training_set(groundtruth: str | os.PathLike[str], split: str | os.PathLike[s
     a split recording missing from the ground truth is an error.
     """
     from abgd.io import read_json
-    from abgd.labels import label_matrix, read_groundtruth_parquet
-    from abgd.split import read_split_tsv
+    from abgd.labels import label_matrix_lenient, read_groundtruth_parquet
+    from abgd.partition import read_split_tsv
 
     labels = list(read_json(split_summary)["labels"])
     if labels != sorted(labels) or len(set(labels)) != len(labels):
@@ -144,7 +144,7 @@ def training_set(groundtruth: str | os.PathLike[str], split: str | os.PathLike[s
     if absent:
         raise ValueError(f"{split}: {len(absent)} recordings are not in {groundtruth}, "
                          f"e.g. {absent[:5]}")
-    matrix, outside = label_matrix((by_mbid[m] for m in mbids), labels)
+    matrix, outside = label_matrix_lenient((by_mbid[m] for m in mbids), labels)
     part = parts["part"].to_numpy()
     return TrainingSet(mbids=mbids, y=matrix.toarray().astype(np.uint8),
                        fit_rows=np.flatnonzero(part == "fit"),

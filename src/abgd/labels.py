@@ -2,8 +2,10 @@
 
 The official TSVs (``recordingmbid  releasegroupmbid  genre1..genreN``) pad short rows with
 empty TAB fields, label names contain spaces, commas, ``&``, ``/`` and ``'``, and a subgenre is
-written ``parent---name``. Every step reads labels through this module so that these rules
-(padding dropped, labels sorted per row, MBIDs validated, duplicates refused) hold everywhere.
+written ``parent---name``. Ground-truth files are read and written only through this module, so
+that these rules (padding dropped, labels sorted per row, MBIDs validated, duplicates refused)
+hold everywhere, and it is the one vocabulary of labels: the subgenre separator, genre or
+subgenre, parent, and the two label matrices (lenient for targets, strict for evaluation).
 
 Decisions:
 
@@ -25,32 +27,34 @@ import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import chain
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
-from scipy import sparse
 
 from abgd.io import atomic_open, atomic_path
 
-if TYPE_CHECKING:  # pandas loads in the functions that build frames
-    import pandas as pd
+if TYPE_CHECKING:  # pandas, pyarrow and scipy load in the functions that use them: the
+    import pandas as pd  # vocabulary also serves steps that read no table and build no matrix
+    import pyarrow as pa
+    from scipy import sparse
 
 LOG = logging.getLogger("abgd.labels")
 
 SUBGENRE_SEP = "---"
 HEADER_FIRST = ("recordingmbid", "releasegroupmbid")
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-GROUNDTRUTH_SCHEMA = pa.schema(
-    [
-        ("mbid", pa.string()),
-        ("release_group", pa.string()),
-        ("labels", pa.list_(pa.string())),
-    ]
-)
 _MAX_LISTED = 20
+_MAX_QUOTED = 5
+
+
+def groundtruth_schema() -> pa.Schema:
+    """The data-contract Parquet schema: ``mbid``, ``release_group``, ``labels`` list<string>."""
+    import pyarrow as pa
+
+    return pa.schema([("mbid", pa.string()), ("release_group", pa.string()),
+                      ("labels", pa.list_(pa.string()))])
 
 
 def is_subgenre(label: str) -> bool:
@@ -63,6 +67,11 @@ def parent(label: str) -> str | None:
     if not is_subgenre(label):
         return None
     return label.split(SUBGENRE_SEP, 1)[0]
+
+
+def subgenre_mask(labels: Sequence[str]) -> np.ndarray:
+    """Boolean per label: True for a subgenre."""
+    return np.fromiter((is_subgenre(label) for label in labels), dtype=bool, count=len(labels))
 
 
 def genres(labels: Iterable[str]) -> list[str]:
@@ -95,15 +104,19 @@ def vocabulary(label_lists: Iterable[Iterable[str]]) -> list[str]:
     return sorted(seen)
 
 
-def label_matrix(
+def label_matrix_lenient(
     label_lists: Iterable[Iterable[str]], vocab: Sequence[str]
 ) -> tuple[sparse.csr_matrix, dict[str, int]]:
     """Multi-hot targets (rows = recordings, columns = ``vocab``) and the labels left out.
 
-    Returns ``(matrix, outside)`` where ``outside`` maps each label not in ``vocab`` to the
-    number of recordings carrying it: the caller decides whether that is fatal, but it is never
-    lost without a trace.
+    Lenient, for training targets and plots: a label outside ``vocab`` is counted and left out,
+    a label repeated within a row is set once (``label_matrix_strict`` refuses both). Returns
+    ``(matrix, outside)`` where ``outside`` maps each label not in ``vocab`` to the number of
+    recordings carrying it: the caller decides whether that is fatal, but it is never lost
+    without a trace.
     """
+    from scipy import sparse
+
     index = {label: i for i, label in enumerate(vocab)}
     if len(index) != len(vocab):
         raise ValueError("vocabulary contains duplicate labels")
@@ -130,6 +143,48 @@ def label_matrix(
         shape=(n_rows, len(vocab)),
     )
     return matrix, dict(sorted(outside.items()))
+
+
+def quoted_listing(items: Sequence[str], limit: int = _MAX_QUOTED) -> str:
+    """``'a', 'b' and 3 more``: the first items of a list for an error message."""
+    shown = ", ".join(repr(item) for item in list(items)[:limit])
+    more = len(items) - limit
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def label_matrix_strict(
+    label_lists: Sequence[Sequence[str]], labels: Sequence[str], ids: Sequence[str] | None = None,
+    what: str = "labels",
+) -> sparse.csr_matrix:
+    """Binary CSR matrix (recordings × ``labels``) from label lists, without a per-row loop.
+
+    Strict, for evaluation and runs: a label repeated within one recording is an error (check.R
+    forbids it, and eval.R would count it twice in ``|P|``); a label outside ``labels`` is an
+    error too (``label_matrix_lenient`` counts and drops it instead).
+    """
+    import pandas as pd  # at use: the vocabulary serves steps that read no table
+    from scipy import sparse
+
+    lengths = np.fromiter((len(row) for row in label_lists), dtype=np.int64,
+                          count=len(label_lists))
+    flat = np.fromiter(chain.from_iterable(label_lists), dtype=object, count=int(lengths.sum()))
+    cols = pd.Index(labels).get_indexer(flat) if flat.size else np.zeros(0, dtype=np.int64)
+    rows = np.repeat(np.arange(len(label_lists)), lengths)
+    if (cols < 0).any():
+        unknown = sorted(set(flat[cols < 0].tolist()))
+        raise ValueError(f"{what}: labels outside the label index: {quoted_listing(unknown)}")
+    matrix = sparse.csr_matrix(
+        (np.ones(len(cols), dtype=np.int32), (rows, cols)), shape=(len(label_lists), len(labels))
+    )
+    matrix.sum_duplicates()
+    if matrix.nnz and matrix.data.max() > 1:
+        bad_rows = np.unique(np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))[
+            matrix.data > 1])
+        names = [str(ids[r]) if ids is not None else f"row {r}" for r in bad_rows]
+        raise ValueError(f"{what}: a label is repeated within recording(s) "
+                         f"{quoted_listing(names)}")
+    matrix.data[:] = 1
+    return matrix
 
 
 def _open_text(path: Path) -> IO[str]:
@@ -229,13 +284,16 @@ def make_groundtruth(
 
 def write_groundtruth_parquet(frame: pd.DataFrame, path: str | os.PathLike[str]) -> None:
     """Write the data-contract Parquet (``mbid``, ``release_group``, ``labels`` list<string>)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     table = pa.table(
         {
             "mbid": pa.array(list(frame["mbid"]), type=pa.string()),
             "release_group": pa.array(list(frame["release_group"]), type=pa.string()),
             "labels": pa.array([list(x) for x in frame["labels"]], type=pa.list_(pa.string())),
         },
-        schema=GROUNDTRUTH_SCHEMA,
+        schema=groundtruth_schema(),
     )
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
@@ -243,6 +301,7 @@ def write_groundtruth_parquet(frame: pd.DataFrame, path: str | os.PathLike[str])
 
 def read_groundtruth_parquet(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Read a ground-truth Parquet back into the same frame shape as ``read_groundtruth_tsv``."""
+    import pyarrow.parquet as pq
 
     table = pq.read_table(path, columns=["mbid", "release_group", "labels"])
     return make_groundtruth(
@@ -274,6 +333,8 @@ def write_groundtruth_tsv(frame: pd.DataFrame, path: str | os.PathLike[str]) -> 
 
 def read_groundtruth(path: str | os.PathLike[str]) -> tuple[list[str], list[list[str]]]:
     """MBIDs and label lists of a ground-truth Parquet (``mbid``, ``labels``)."""
+    import pyarrow.parquet as pq
+
     table = pq.read_table(path, columns=["mbid", "labels"])
     ids = table.column("mbid").to_pylist()
     labels = [list(x) if x is not None else [] for x in table.column("labels").to_pylist()]

@@ -12,7 +12,7 @@ import logging
 
 from abgd.io import read_json
 from abgd.lgbm import merge_tables, read_score_table, write_score_table
-from abgd.progress import setup_logging
+from abgd.progress import add_verbose, setup_logging
 
 log = logging.getLogger("abgd.merge_scores")
 
@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--labels", required=True,
                         help="split summary JSON whose 'labels' give the column order")
     parser.add_argument("--out", required=True, help="merged scores Parquet")
-    parser.add_argument("--verbose", action="store_true")
+    add_verbose(parser)
     return parser
 
 

@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-SUBGENRE_SEP = "---"
+from abgd.labels import label_matrix_strict, quoted_listing, subgenre_mask
+
 LEVELS = ("all", "gen", "sub")
 BLOCKS = tuple(f"{kind}{level}" for kind in ("track", "label") for level in LEVELS)
 #: The official result-CSV column order (``results/2018-allscores.csv``).
@@ -42,22 +43,6 @@ _BLOCK_TITLES = {
     "labelgen": "per label (genre labels",
     "labelsub": "per label (subgenre labels",
 }
-_MAX_LISTED = 5
-
-
-def is_subgenre(label: str) -> bool:
-    """eval.R's rule: a label is a subgenre iff it contains ``---``."""
-    return SUBGENRE_SEP in label
-
-
-def subgenre_mask(labels: Sequence[str]) -> np.ndarray:
-    return np.fromiter((is_subgenre(label) for label in labels), dtype=bool, count=len(labels))
-
-
-def _listing(items: Sequence[str]) -> str:
-    shown = ", ".join(repr(item) for item in list(items)[:_MAX_LISTED])
-    more = len(items) - _MAX_LISTED
-    return shown + (f" and {more} more" if more > 0 else "")
 
 
 def align_ids(truth_ids: Sequence[str], run_ids: Sequence[str]) -> np.ndarray:
@@ -73,49 +58,17 @@ def align_ids(truth_ids: Sequence[str], run_ids: Sequence[str]) -> np.ndarray:
     for name, index in (("ground truth", truth_index), ("run", run_index)):
         if not index.is_unique:
             dup = index[index.duplicated()].unique().tolist()
-            raise ValueError(f"duplicate IDs in the {name}: {_listing(dup)}")
+            raise ValueError(f"duplicate IDs in the {name}: {quoted_listing(dup)}")
     positions = run_index.get_indexer(truth_index)
     missing = truth_index[positions < 0].tolist()
     extra = run_index.difference(truth_index).tolist()
     if missing or extra:
         raise ValueError(
             "IDs don't match: "
-            f"{len(missing)} ground-truth IDs missing from the run ({_listing(missing)}); "
-            f"{len(extra)} run IDs not in the ground truth ({_listing(extra)})"
+            f"{len(missing)} ground-truth IDs missing from the run ({quoted_listing(missing)}); "
+            f"{len(extra)} run IDs not in the ground truth ({quoted_listing(extra)})"
         )
     return positions
-
-
-def label_matrix(
-    label_lists: Sequence[Sequence[str]], labels: Sequence[str], ids: Sequence[str] | None = None,
-    what: str = "labels",
-) -> sparse.csr_matrix:
-    """Binary CSR matrix (recordings × ``labels``) from label lists, without a per-row loop.
-
-    A label repeated within one recording is an error (check.R forbids it, and eval.R would
-    count it twice in ``|P|``); a label outside ``labels`` is an error too.
-    """
-    import pandas as pd  # at use: see align_ids
-
-    lengths = np.fromiter((len(row) for row in label_lists), dtype=np.int64,
-                          count=len(label_lists))
-    flat = np.fromiter(chain.from_iterable(label_lists), dtype=object, count=int(lengths.sum()))
-    cols = pd.Index(labels).get_indexer(flat) if flat.size else np.zeros(0, dtype=np.int64)
-    rows = np.repeat(np.arange(len(label_lists)), lengths)
-    if (cols < 0).any():
-        unknown = sorted(set(flat[cols < 0].tolist()))
-        raise ValueError(f"{what}: labels outside the label index: {_listing(unknown)}")
-    matrix = sparse.csr_matrix(
-        (np.ones(len(cols), dtype=np.int32), (rows, cols)), shape=(len(label_lists), len(labels))
-    )
-    matrix.sum_duplicates()
-    if matrix.nnz and matrix.data.max() > 1:
-        bad_rows = np.unique(np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))[
-            matrix.data > 1])
-        names = [str(ids[r]) if ids is not None else f"row {r}" for r in bad_rows]
-        raise ValueError(f"{what}: a label is repeated within recording(s) {_listing(names)}")
-    matrix.data[:] = 1
-    return matrix
 
 
 def _rounded(values: np.ndarray, digits: int | None) -> np.ndarray:
@@ -232,8 +185,8 @@ def evaluate_lists(
     positions = align_ids(truth_ids, run_ids)
     run_aligned = [run_labels[i] for i in positions]
     labels = sorted(set(chain.from_iterable(truth_labels)) | set(chain.from_iterable(run_labels)))
-    truth = label_matrix(truth_labels, labels, truth_ids, "ground truth")
-    pred = label_matrix(run_aligned, labels, truth_ids, "run")
+    truth = label_matrix_strict(truth_labels, labels, truth_ids, "ground truth")
+    pred = label_matrix_strict(run_aligned, labels, truth_ids, "run")
     return evaluate_matrices(truth, pred, labels, round_items)
 
 
@@ -274,18 +227,25 @@ def per_label_roc_auc(truth: sparse.spmatrix | np.ndarray, scores: np.ndarray,
     return auc
 
 
+def _mean_defined(auc: np.ndarray) -> tuple[float, int]:
+    valid = auc[~np.isnan(auc)]
+    return (float(valid.mean()) if valid.size else math.nan), int(valid.size)
+
+
+def macro_roc_auc(truth: sparse.spmatrix | np.ndarray, scores: np.ndarray) -> tuple[float, int]:
+    """Macro ROC AUC over labels with ≥1 positive and ≥1 negative, and how many labels that is."""
+    return _mean_defined(per_label_roc_auc(truth, scores))
+
+
 def roc_auc_macro(truth: sparse.spmatrix | np.ndarray, scores: np.ndarray,
                   labels: Sequence[str]) -> dict[str, Any]:
-    """Macro ROC AUC over labels with ≥1 positive and ≥1 negative, overall and per level."""
+    """``macro_roc_auc`` overall and per level (genre, subgenre), as evaluation reports it."""
     auc = per_label_roc_auc(truth, scores)
     sub = subgenre_mask(labels)
     out: dict[str, Any] = {}
     for key, mask in (("roc_auc", np.ones_like(sub)), ("roc_auc_genre", ~sub),
                       ("roc_auc_subgenre", sub)):
-        values = auc[mask]
-        valid = values[~np.isnan(values)]
-        out[key] = float(valid.mean()) if valid.size else math.nan
-        out[f"n_{key}"] = int(valid.size)
+        out[key], out[f"n_{key}"] = _mean_defined(auc[mask])
     return out
 
 

@@ -22,12 +22,12 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from sklearn.metrics import roc_auc_score
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from abgd.inference import configure_torch
 from abgd.lit_module import GenreClassifier
+from abgd.metrics import macro_roc_auc
 from abgd.nets import IndexBatches, fit_scaler
 from abgd.training import TrainConfig, TrainResult, fit_module
 from abgd.union import FIT, HOLDOUT, Union
@@ -142,19 +142,6 @@ def head_scores(module: MultitaskClassifier, xt: torch.Tensor, rows: np.ndarray,
     return out
 
 
-def label_mean_auc(y: np.ndarray, rows: np.ndarray, columns: np.ndarray, scores: np.ndarray,
-                   ) -> tuple[float, int]:
-    """Macro ROC AUC over the labels with both classes among ``rows``, one label at a time (no
-    float64 copy of the whole score block, unlike passing the matrix to scikit-learn)."""
-    aucs = []
-    for k, j in enumerate(columns):
-        truth = y[rows, j]
-        positives = int(truth.sum())
-        if 0 < positives < len(rows):
-            aucs.append(roc_auc_score(truth, scores[:, k]))
-    return (float(np.mean(aucs)), len(aucs)) if aucs else (float("nan"), 0)
-
-
 def train_multitask(x: np.ndarray, union: Union, model_params: dict[str, Any],
                     config: TrainConfig) -> TrainResult:
     """Fit the multi-task network on ``x`` (one row per union recording, float32, used in place).
@@ -183,7 +170,7 @@ def train_multitask(x: np.ndarray, union: Union, model_params: dict[str, Any],
         rows_h = union.head_rows(h, HOLDOUT)
         columns = np.flatnonzero(union.head_of_label == h)
         scores = head_scores(module, xt, rows_h, columns, config.holdout_batch_size)
-        auc, n_auc = label_mean_auc(union.y, rows_h, columns, scores)
+        auc, n_auc = macro_roc_auc(union.y[np.ix_(rows_h, columns)], scores)
         per_source[head] = {"holdout_macro_roc_auc": auc, "holdout_auc_labels": n_auc,
                             "n_fit": int((union.parts[:, h] == FIT).sum()),
                             "n_holdout": len(rows_h), "n_labels": len(columns)}

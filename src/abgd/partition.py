@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import sparse
@@ -35,9 +35,13 @@ from scipy.sparse.csgraph import connected_components
 
 from abgd.io import atomic_open
 
+if TYPE_CHECKING:  # pandas loads in the functions that read tables
+    import pandas as pd
+
 FIT, HOLDOUT = "fit", "holdout"
 PARTS = (FIT, HOLDOUT)
 ASSIGNMENT_HEADER = ("release_group", "component", "part")
+SPLIT_HEADER = ("mbid", "release_group", "part")
 
 
 def release_group_components(
@@ -123,14 +127,34 @@ def write_assignment(components: Mapping[str, str], parts: Mapping[str, str],
 
 def read_assignment(path: str | os.PathLike[str]) -> dict[str, str]:
     """Release group → part from a file of ``write_assignment``."""
-    import pandas as pd
-
-    frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    if tuple(frame.columns) != ASSIGNMENT_HEADER:
-        raise ValueError(f"{path}: header should be '{chr(9).join(ASSIGNMENT_HEADER)}'")
-    bad = sorted(set(frame["part"]) - set(PARTS))
-    if bad:
-        raise ValueError(f"{path}: unknown part name(s) {bad}")
+    frame = _read_parts_table(path, ASSIGNMENT_HEADER)
     if not frame["release_group"].is_unique:
         raise ValueError(f"{path}: a release group is listed twice")
     return dict(zip(frame["release_group"], frame["part"], strict=True))
+
+
+def write_split_tsv(table: pd.DataFrame, path: str | os.PathLike[str]) -> None:
+    """``mbid  release_group  part``, one line per recording, in the table's order."""
+    with atomic_open(path) as handle:
+        handle.write("\t".join(SPLIT_HEADER) + "\n")
+        for mbid, group, part in zip(table["mbid"], table["release_group"], table["part"],
+                                     strict=True):
+            handle.write(f"{mbid}\t{group}\t{part}\n")
+
+
+def read_split_tsv(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a split file back (the training, threshold and LightGBM steps read it)."""
+    return _read_parts_table(path, SPLIT_HEADER)
+
+
+def _read_parts_table(path: str | os.PathLike[str], header: tuple[str, ...]) -> pd.DataFrame:
+    """A TAB-separated table of strings with this exact header and known names in ``part``."""
+    import pandas as pd
+
+    frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    if tuple(frame.columns) != header:
+        raise ValueError(f"{path}: header should be '{'<TAB>'.join(header)}'")
+    bad = sorted(set(frame["part"]) - set(PARTS))
+    if bad:
+        raise ValueError(f"{path}: unknown part name(s) {bad}")
+    return frame

@@ -14,7 +14,7 @@ import logging
 from abgd.inference import configure_torch, load_network, score_rows
 from abgd.inputs import check_finite, read_embeddings, read_features, require_found, select_mbids
 from abgd.nets import GenreNetMixin, head_columns
-from abgd.progress import setup_logging
+from abgd.progress import add_threads, add_verbose, setup_logging
 from abgd.scores import write_scores
 
 log = logging.getLogger("abgd.predict")
@@ -46,8 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--part", choices=["fit", "holdout"], help="with --split")
     parser.add_argument("--out", required=True, help="scores Parquet to write")
     parser.add_argument("--batch-size", type=int, default=4096)
-    parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--verbose", action="store_true")
+    add_threads(parser, None)
+    add_verbose(parser)
     return parser
 
 

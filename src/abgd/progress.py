@@ -1,11 +1,13 @@
-"""Progress bars on a terminal, silence in Snakemake logs.
+"""What every step's command shares: its ``--verbose`` and ``--threads`` flags, logging, progress.
 
 Snakemake redirects each job's stderr to its ``log:`` file; a tqdm bar there turns into
 thousands of carriage-return lines. Bars are therefore shown only when stderr is a terminal.
+The flags are declared here once, so that every step spells and means them the same way.
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 from collections.abc import Iterable
@@ -37,3 +39,14 @@ def setup_logging(verbose: bool = False) -> logging.Logger:
         force=True,
     )
     return logging.getLogger("abgd")
+
+
+def add_verbose(parser: argparse.ArgumentParser, help: str = "debug logging") -> None:
+    """``-v/--verbose``: DEBUG instead of INFO in the step's log (see ``setup_logging``)."""
+    parser.add_argument("-v", "--verbose", action="store_true", help=help)
+
+
+def add_threads(parser: argparse.ArgumentParser, default: int | None,
+                help: str | None = None) -> None:
+    """``--threads N``: the CPU threads a step may use (the rule passes its ``threads:``)."""
+    parser.add_argument("--threads", type=int, default=default, help=help)

@@ -26,7 +26,7 @@ from typing import Any
 from abgd import evaluation
 from abgd.io import atomic_open, provenance, write_json
 from abgd.labels import read_groundtruth_tsv
-from abgd.progress import setup_logging
+from abgd.progress import add_verbose, setup_logging
 from abgd.runs import read_run
 from abgd.scores import read_scores
 
@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the ground-truth TSV has no header line")
     parser.add_argument("--crlf", action="store_true",
                         help="CRLF line ends in .results_summary, like the organisers' files")
-    parser.add_argument("--verbose", action="store_true")
+    add_verbose(parser)
     return parser
 
 

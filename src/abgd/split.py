@@ -54,8 +54,8 @@ import numpy as np
 
 from abgd import labels as lab
 from abgd import partition
-from abgd.io import atomic_open, provenance, write_json
-from abgd.progress import setup_logging
+from abgd.io import provenance, write_json
+from abgd.progress import add_verbose, setup_logging
 
 if TYPE_CHECKING:  # pandas loads in the functions that build frames
     import pandas as pd
@@ -291,27 +291,6 @@ def make_split(
     return table, summary
 
 
-def write_split_tsv(table: pd.DataFrame, path: str | os.PathLike[str]) -> None:
-    with atomic_open(path) as handle:
-        handle.write("mbid\trelease_group\tpart\n")
-        for mbid, group, part in zip(table["mbid"], table["release_group"], table["part"],
-                                     strict=True):
-            handle.write(f"{mbid}\t{group}\t{part}\n")
-
-
-def read_split_tsv(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read a split file back (for the training and threshold steps)."""
-    import pandas as pd
-
-    frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    if list(frame.columns) != ["mbid", "release_group", "part"]:
-        raise ValueError(f"{path}: header should be 'mbid<TAB>release_group<TAB>part'")
-    bad = sorted(set(frame["part"]) - set(PARTS))
-    if bad:
-        raise ValueError(f"{path}: unknown part name(s) {bad}")
-    return frame
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m abgd.split",
@@ -337,7 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="release group -> part TSV drawn for all sources by "
                              "abgd.split_groups (split.scope: global); without it and without "
                              "--from-file this source draws its own split (per_source)")
-    parser.add_argument("-v", "--verbose", action="store_true")
+    add_verbose(parser)
     return parser
 
 
@@ -368,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     summary["provenance"] = provenance("split", {**summary["parameters"], "seed": args.seed,
                                                  "mode": summary["mode"],
                                                  "scope": summary["scope"]}, inputs)
-    write_split_tsv(table, args.out)
+    partition.write_split_tsv(table, args.out)
     write_json(args.summary, summary)
     LOG.info("%s: fit %d / holdout %d recordings, %d labels kept, %d removed, %d recordings "
              "dropped, %d passes", args.groundtruth, summary["sizes"][FIT]["recordings"],

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from abgd import partition
 from abgd.io import provenance, write_json
-from abgd.progress import setup_logging
+from abgd.progress import add_verbose, setup_logging
 
 LOG = logging.getLogger("abgd.split_groups")
 
@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--holdout-fraction", type=float, default=0.2,
                         help="fraction of release groups (over all sources) in holdout")
-    parser.add_argument("-v", "--verbose", action="store_true")
+    add_verbose(parser)
     return parser
 
 

@@ -54,7 +54,7 @@ import pyarrow.parquet as pq
 from abgd import labels as lab
 from abgd import published
 from abgd.io import atomic_open, atomic_path, provenance, write_json
-from abgd.progress import progress, setup_logging
+from abgd.progress import add_verbose, progress, setup_logging
 
 LOG = logging.getLogger("abgd.stats")
 SOURCES = ("allmusic", "discogs", "lastfm", "tagtraum")
@@ -505,7 +505,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sources", nargs="+", default=list(SOURCES))
     parser.add_argument("--splits", nargs="+", default=list(SPLITS))
     parser.add_argument("--out-dir", required=True, type=Path)
-    parser.add_argument("-v", "--verbose", action="store_true")
+    add_verbose(parser)
     return parser
 
 

@@ -42,7 +42,7 @@ import numpy as np
 from abgd import published
 from abgd.io import atomic_open, read_json, write_json
 from abgd.metrics import OFFICIAL_COLUMNS
-from abgd.progress import setup_logging
+from abgd.progress import add_verbose, setup_logging
 from abgd.systems import split_system
 
 LOG = logging.getLogger("abgd.summarize")
@@ -311,7 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out-json", required=True, type=Path)
     parser.add_argument("--out-csv", required=True, type=Path)
     parser.add_argument("--out-md", required=True, type=Path)
-    parser.add_argument("--verbose", action="store_true")
+    add_verbose(parser)
     return parser
 
 

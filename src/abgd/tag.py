@@ -69,7 +69,7 @@ from abgd.members import (
     iter_members,
 )
 from abgd.nets import GenreNet
-from abgd.progress import progress, setup_logging
+from abgd.progress import add_threads, add_verbose, progress, setup_logging
 from abgd.runs import check_run, run_lines
 
 log = logging.getLogger("abgd.tag")
@@ -417,8 +417,8 @@ def build_parser() -> argparse.ArgumentParser:
                         default="auto", help="bzip2 decoder for .tar.bz2 inputs")
     parser.add_argument("--keep-json", type=Path, metavar="DIR",
                         help="keep the documents extracted from audio files as DIR/<stem>.json")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads")
-    parser.add_argument("--verbose", action="store_true")
+    add_threads(parser, 1, "torch threads")
+    add_verbose(parser)
     return parser
 
 

@@ -39,8 +39,8 @@ from scipy import sparse
 from abgd import metrics
 from abgd.decoding import binarize, consistent_binarize, parent_columns
 from abgd.io import provenance, write_json
-from abgd.labels import read_groundtruth
-from abgd.progress import progress, setup_logging
+from abgd.labels import is_subgenre, label_matrix_strict, read_groundtruth
+from abgd.progress import add_verbose, progress, setup_logging
 from abgd.scores import read_scores
 
 LOG = logging.getLogger("abgd.threshold")
@@ -63,16 +63,16 @@ def truth_for_scores(score_ids: Sequence[str], gt_ids: Sequence[str],
                          f"e.g. {missing[:5]}")
     rows = [gt_labels[index[m]] for m in score_ids]
     known = set(labels)
-    truth = metrics.label_matrix([[x for x in r if x in known] for r in rows], labels,
-                                 list(score_ids), source)
+    truth = label_matrix_strict([[x for x in r if x in known] for r in rows], labels,
+                                list(score_ids), source)
     totals = np.fromiter((len(r) for r in rows), dtype=np.float64, count=len(rows))
     return truth, totals
 
 
 def best_f_threshold(y: np.ndarray, s: np.ndarray) -> tuple[float, float]:
     """Threshold and F at the first arg-max of F along the precision-recall curve."""
-    # Imported here: evaluate and baselines read ground truth through this module and never
-    # fit thresholds, so they must not pay scikit-learn's 1.3 s import.
+    # Imported at use, so that `--help` and a run that fails on its inputs do not pay
+    # scikit-learn's 1.3 s import.
     from sklearn.metrics import precision_recall_curve
 
     precision, recall, thresholds = precision_recall_curve(y, s)
@@ -186,7 +186,7 @@ def fit_thresholds(truth: sparse.csr_matrix, totals: np.ndarray, scores: np.ndar
         "n_subgenres_with_model_parent": int(np.count_nonzero(parents >= 0)),
         "subgenres_without_model_parent": [
             lab for lab, p in zip(labels, parents, strict=True)
-            if p < 0 and metrics.is_subgenre(lab)],
+            if p < 0 and is_subgenre(lab)],
     }
     for name, thr, fallback in (("per_label", per_label, "ratio"),
                                 ("global", candidates[best], "score")):
@@ -235,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--parent-ratios", type=float, nargs="+", default=list(PARENT_RATIOS),
                         help="grid of parent-threshold ratios r for the hierarchy-consistent "
                         "decoding (default: 0 0.25 0.5 0.75 1)")
-    parser.add_argument("--verbose", action="store_true")
+    add_verbose(parser)
     return parser
 
 

@@ -14,7 +14,7 @@ from dataclasses import replace
 from abgd.inputs import check_finite, read_embeddings, require_found, training_set
 from abgd.io import provenance
 from abgd.progress import setup_logging
-from abgd.train_single import add_training_arguments, config_from
+from abgd.train_args import add_training_arguments, config_from
 from abgd.training import train, write_model_dir
 
 log = logging.getLogger("abgd.train_fusion")

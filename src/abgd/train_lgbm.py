@@ -45,7 +45,7 @@ from abgd.lgbm import (
     train_labels,
     write_score_table,
 )
-from abgd.progress import setup_logging
+from abgd.progress import add_threads, add_verbose, setup_logging
 
 log = logging.getLogger("abgd.train_lgbm")
 
@@ -93,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out-holdout", required=True, help="holdout scores Parquet")
     parser.add_argument("--out-validation", required=True, help="validation scores Parquet")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1)
+    add_threads(parser, 1)
     defaults = BoostConfig()
     parser.add_argument("--num-leaves", type=int, default=defaults.num_leaves)
     parser.add_argument("--max-bin", type=int, default=defaults.max_bin)
@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--layout", choices=LAYOUTS, default=defaults.layout,
                         help="histogram layout, force_row_wise or force_col_wise "
                              f"(default {defaults.layout}, the faster in the benchmark)")
-    parser.add_argument("--verbose", action="store_true")
+    add_verbose(parser)
     return parser
 
 

@@ -15,7 +15,7 @@ import logging
 from abgd.inputs import check_finite, read_features, require_found
 from abgd.io import provenance
 from abgd.multitask import train_multitask
-from abgd.progress import setup_logging
+from abgd.progress import add_threads, add_verbose, setup_logging
 from abgd.training import TrainConfig, write_model_dir
 from abgd.union import assemble
 
@@ -42,10 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-epochs", type=int, default=100)
     parser.add_argument("--patience", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=None)
+    add_threads(parser, None)
     parser.add_argument("--accelerator", default="auto", help="auto, cpu or gpu")
     parser.add_argument("--init", choices=["keras", "torch"], default="keras")
-    parser.add_argument("--verbose", action="store_true")
+    add_verbose(parser)
     return parser
 
 

@@ -20,34 +20,10 @@ from abgd.inputs import check_finite, read_features, require_found, training_set
 from abgd.io import provenance
 from abgd.nets import ACTIVATIONS, ARCHITECTURES, BATCH_NORM, DEFAULT_BRANCH_ACTIVATIONS
 from abgd.progress import setup_logging
-from abgd.training import TrainConfig, train, write_model_dir
+from abgd.train_args import add_training_arguments, config_from
+from abgd.training import train, write_model_dir
 
 log = logging.getLogger("abgd.train_single")
-
-
-def add_training_arguments(parser: argparse.ArgumentParser, dropout: float = 0.5) -> None:
-    """Arguments shared with ``train_fusion``."""
-    parser.add_argument("--groundtruth", required=True, help="training ground-truth Parquet")
-    parser.add_argument("--split", required=True, help="split TSV (mbid, release_group, part)")
-    parser.add_argument("--split-summary", required=True, help="split JSON ('labels' = outputs)")
-    parser.add_argument("--out-dir", required=True, help="model folder to write")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--dropout", type=float, default=dropout)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--max-epochs", type=int, default=100)
-    parser.add_argument("--patience", type=int, default=4)
-    parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--accelerator", default="auto", help="auto, cpu or gpu")
-    parser.add_argument("--init", choices=["keras", "torch"], default="keras",
-                        help="keras: U(-0.05, 0.05) weights and zero biases as the authors")
-    parser.add_argument("--verbose", action="store_true")
-
-
-def config_from(args: argparse.Namespace) -> TrainConfig:
-    return TrainConfig(seed=args.seed, batch_size=args.batch_size, max_epochs=args.max_epochs,
-                       patience=args.patience, threads=args.threads,
-                       accelerator=args.accelerator)
 
 
 def activation_list(text: str) -> list[str]:

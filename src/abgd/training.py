@@ -23,11 +23,11 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping
-from sklearn.metrics import roc_auc_score
 
 from abgd.inference import configure_torch, score_rows
 from abgd.io import atomic_open, atomic_path
 from abgd.lit_module import ArrayDataModule, GenreClassifier
+from abgd.metrics import macro_roc_auc
 from abgd.nets import fit_scaler
 from abgd.progress import interactive
 
@@ -90,16 +90,6 @@ class EpochRecorder(Callback):
             self.best_loss = holdout_loss
             self.best_epoch = epoch
             self.best_state = {k: v.detach().clone() for k, v in pl_module.state_dict().items()}
-
-
-def macro_roc_auc(y_true: np.ndarray, scores: np.ndarray) -> tuple[float, int]:
-    """Macro ROC AUC over labels with both classes present, and how many labels that is."""
-    positives = y_true.sum(axis=0)
-    usable = (positives > 0) & (positives < y_true.shape[0])
-    if not usable.any():
-        return float("nan"), 0
-    auc = roc_auc_score(y_true[:, usable], scores[:, usable], average="macro")
-    return float(auc), int(usable.sum())
 
 
 @contextlib.contextmanager

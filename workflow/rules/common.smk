@@ -162,16 +162,8 @@ def groundtruth_tsv(split):
     return path
 
 
-def all_feature_parts(wildcards=None):
-    return [*feature_parts("train"), *feature_parts("validation")]
-
-
 def feature_manifests(wildcards=None):
     return [f"{OUT}/features/{split}.manifest.json" for split in SPLITS]
-
-
-def split_features(wildcards):
-    return feature_manifests()
 
 
 # ---------------------------------------------------------------- systems and seeds
@@ -197,8 +189,6 @@ if len(CUSTOM) != len(config["custom_systems"]):
     raise WorkflowError("config custom_systems: two entries share a name")
 MULTITASK = ["multitask"] if config["multitask"]["enabled"] else []
 TRAINED = ["single", "fusion", *config["lgbm"]["systems"], *MULTITASK, *CUSTOM]
-# Systems with one model folder per source (and an epochs.csv the training-curve figure plots).
-CURVES = ["single", "fusion", *MULTITASK]
 HIERARCHIES = config["evaluation"]["hierarchy"]
 ALL_BASES = [*TRAINED, *BASELINES]
 CUSTOM_RUN = rf"({_systems.alternation(CUSTOM)})(-seed\d+)?"
@@ -230,10 +220,6 @@ def model_files(run, source):
 def embeddings_for_seed(seed):
     folder = f"{OUT}/embeddings" if int(seed) == SEEDS[0] else f"{OUT}/embeddings/seed{seed}"
     return [f"{folder}/{source}.parquet" for source in EMBEDDING_SOURCES]
-
-
-def embeddings(wildcards=None):
-    return embeddings_for_seed(SEEDS[0])
 
 
 def run_embeddings(wildcards):
