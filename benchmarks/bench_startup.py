@@ -26,14 +26,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_S = 0.6
 #: Steps that train or run a network: they need torch or LightGBM for their work itself.
-EXEMPT = frozenset({"train_single", "train_fusion", "train_lgbm", "predict", "embed"})
+EXEMPT = frozenset({"train_single", "train_fusion", "train_multitask", "train_lgbm", "predict",
+                    "embed", "tag"})
 HEAVY = ("torch", "lightning", "lightgbm", "sklearn", "scipy", "matplotlib", "pandas", "pyarrow")
 
 
 def workflow_steps(rules: Path = ROOT / "workflow" / "rules") -> list[str]:
     found = set()
     for path in rules.glob("*.smk"):
-        found.update(re.findall(r"python -m abgd\.(\w+)", path.read_text()))
+        found.update(re.findall(r"-m abgd\.(\w+)", path.read_text()))
     return sorted(found)
 
 

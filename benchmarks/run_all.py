@@ -34,6 +34,11 @@ BENCHMARKS: dict[str, list[str]] = {
              "--labels", "2", "--default-trees", "6", "--fast-trees", "16"],
     "train": ["benchmarks/bench_train.py", "--rows", "6000", "--labels", "100",
               "--threads", "2", "--memory-rows", "20000"],
+    "multitask": ["benchmarks/bench_multitask.py", "--rows", "24000", "--repeats", "2"],
+    "dataset": ["benchmarks/bench_dataset.py", "--rows", "20000", "--pairs", "2"],
+    "tag": ["benchmarks/bench_tag.py", "--docs", "2000", "--pairs", "3",
+            "--real", str(SHARED / "lowlevel_json")],
+    "audio": ["benchmarks/bench_audio.py", "--rounds", "2"],
 }
 
 

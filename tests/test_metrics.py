@@ -211,3 +211,40 @@ def test_summary_format_reproduces_official_files():
         numbers = re.findall(r"mean = (\S+) sd = (\S+)", raw)
         assert len(numbers) == 18
         assert M.format_results_summary(parsed, newline="\r\n") == raw, path.name
+
+
+def _align_with_pandas(truth_ids: list[str], run_ids: list[str]) -> np.ndarray:
+    """The alignment as pandas indexes define it: an independent reference for align_ids."""
+    import pandas as pd
+
+    truth, run = pd.Index(truth_ids), pd.Index(run_ids)
+    for name, index in (("ground truth", truth), ("run", run)):
+        if not index.is_unique:
+            return ("duplicate", name, index[index.duplicated()].unique().tolist())
+    positions = run.get_indexer(truth)
+    missing, extra = truth[positions < 0].tolist(), run.difference(truth).tolist()
+    if missing or extra:
+        return ("mismatch", missing, extra)
+    return positions
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from("abcdefgh"), max_size=8),
+       st.lists(st.sampled_from("abcdefgh"), max_size=8), st.booleans())
+def test_align_ids_agrees_with_pandas(truth: list[str], run: list[str], same: bool) -> None:
+    if same:  # the common case: the same IDs in another order
+        run = sorted(set(truth), reverse=True)
+        truth = sorted(set(truth))
+    expected = _align_with_pandas(truth, run)
+    if isinstance(expected, tuple):
+        with pytest.raises(ValueError) as caught:
+            M.align_ids(truth, run)
+        message = str(caught.value)
+        if expected[0] == "duplicate":
+            assert message == (f"duplicate IDs in the {expected[1]}: "
+                               f"{M.quoted_listing(expected[2])}")
+        else:
+            assert f"{len(expected[1])} ground-truth IDs missing" in message
+            assert f"({M.quoted_listing(expected[2])})" in message
+        return
+    assert M.align_ids(truth, run).tolist() == expected.tolist()

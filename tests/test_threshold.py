@@ -200,3 +200,24 @@ def test_cli_writes_hierarchy_ratios(tmp_path):
         fitted = hierarchy[decoding]
         assert fitted["parent_threshold_ratio"] in (0.0, 0.5, 1.0)
         assert fitted["holdout_Ftrackall"] == max(fitted["grid_Ftrackall"].values())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 6)), min_size=1, max_size=40),
+       st.integers(0, 2**32 - 1))
+def test_precision_recall_points_equal_scikit_learn(rows: list[tuple[bool, int]], seed: int
+                                                    ) -> None:
+    """Same curve as scikit-learn's, value for value, with many tied scores."""
+    from sklearn.metrics import precision_recall_curve
+
+    y = np.array([r[0] for r in rows])
+    if not y.any():
+        y[0] = True
+    levels = np.random.default_rng(seed).random(7).astype(np.float32)
+    s = levels[[r[1] for r in rows]]
+    ours = T.precision_recall_points(y, s)
+    theirs = precision_recall_curve(y, s)
+    for a, b in zip(ours, theirs, strict=True):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+    assert T.best_f_threshold(y, s)[0] in set(s.tolist())

@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 
 from abgd.features import FEATURE_NAMES, FEATURE_SCHEMA_VERSION, N_FEATURES
 from abgd.io import read_json
+from abgd.tables import numeric_array
 
 PathLike = str | os.PathLike[str]
 
@@ -105,7 +106,7 @@ def _copy_rows(handle: pq.ParquetFile, group: int, src: list[int], dst: list[int
         table = handle.read_row_group(group, columns=names)
         block = np.empty((len(names), table.num_rows), dtype=np.float32)
         for j, column in enumerate(table.columns):
-            block[j] = column.to_numpy()
+            block[j] = numeric_array(column)
         matrix[dst, start:start + len(names)] = block[:, src].T
     pa.default_memory_pool().release_unused()
 

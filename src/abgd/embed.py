@@ -24,6 +24,7 @@ from abgd.inputs import read_features
 from abgd.io import atomic_path
 from abgd.nets import GenreNetMixin
 from abgd.progress import add_threads, add_verbose, progress, setup_logging
+from abgd.tables import read_parquet
 
 log = logging.getLogger("abgd.embed")
 
@@ -32,7 +33,7 @@ def unique_mbids(groundtruth: Sequence[str | os.PathLike[str]]) -> list[str]:
     """Sorted union of the MBIDs of several ground-truth files."""
     mbids: set[str] = set()
     for path in groundtruth:
-        mbids.update(pq.read_table(path, columns=["mbid"]).column("mbid").to_pylist())
+        mbids.update(read_parquet(path, columns=["mbid"]).column("mbid").to_pylist())
     return sorted(mbids)
 
 
@@ -55,7 +56,7 @@ def embed_parts(module: GenreNetMixin, features: Sequence[str | os.PathLike[str]
     out = np.zeros((len(mbids), module.embedding_width), dtype=np.float32)
     done = np.zeros(len(mbids), dtype=bool)
     for part in progress(part_paths(features), desc="parts", unit="part"):
-        keys = pq.read_table(part, columns=["mbid"]).column("mbid").to_pylist()
+        keys = read_parquet(part, columns=["mbid"]).column("mbid").to_pylist()
         rows = list(dict.fromkeys(where[k] for k in keys if k in where and not done[where[k]]))
         for start in range(0, len(rows), chunk_rows):
             chunk = rows[start:start + chunk_rows]

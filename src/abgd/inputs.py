@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow.parquet as pq
 
+from abgd.tables import read_parquet
+
 
 def check_finite(x: np.ndarray, names: Sequence[str], what: str, chunk_rows: int = 8192) -> None:
     """Fail on NaN/inf, naming the first offending records: they would poison the scaler."""
@@ -100,7 +102,7 @@ def require_found(found: np.ndarray, mbids: Sequence[str], what: str) -> None:
 def select_mbids(groundtruth: str | os.PathLike[str], split: str | None = None,
                  part: str | None = None) -> list[str]:
     """Sorted MBIDs of the ground truth, optionally only those in ``part`` of ``split``."""
-    mbids = pq.read_table(groundtruth, columns=["mbid"]).column("mbid").to_pylist()
+    mbids = read_parquet(groundtruth, columns=["mbid"]).column("mbid").to_pylist()
     if len(set(mbids)) != len(mbids):
         raise ValueError(f"{groundtruth}: duplicate MBIDs")
     if split is not None:

@@ -34,6 +34,7 @@ from typing import IO, TYPE_CHECKING
 import numpy as np
 
 from abgd.io import atomic_open, atomic_path
+from abgd.tables import read_parquet
 
 if TYPE_CHECKING:  # pandas, pyarrow and scipy load in the functions that use them: the
     import pandas as pd  # vocabulary also serves steps that read no table and build no matrix
@@ -162,13 +163,18 @@ def label_matrix_strict(
     forbids it, and eval.R would count it twice in ``|P|``); a label outside ``labels`` is an
     error too (``label_matrix_lenient`` counts and drops it instead).
     """
-    import pandas as pd  # at use: the vocabulary serves steps that read no table
     from scipy import sparse
 
+    # A dict lookup, not pandas.Index.get_indexer: every evaluate job builds this matrix, and
+    # importing pandas would cost it more than the lookup does.
+    index = {label: i for i, label in enumerate(labels)}
+    if len(index) != len(labels):
+        raise ValueError("vocabulary contains duplicate labels")
     lengths = np.fromiter((len(row) for row in label_lists), dtype=np.int64,
                           count=len(label_lists))
-    flat = np.fromiter(chain.from_iterable(label_lists), dtype=object, count=int(lengths.sum()))
-    cols = pd.Index(labels).get_indexer(flat) if flat.size else np.zeros(0, dtype=np.int64)
+    total = int(lengths.sum())
+    flat = np.fromiter(chain.from_iterable(label_lists), dtype=object, count=total)
+    cols = np.fromiter((index.get(label, -1) for label in flat), dtype=np.int64, count=total)
     rows = np.repeat(np.arange(len(label_lists)), lengths)
     if (cols < 0).any():
         unknown = sorted(set(flat[cols < 0].tolist()))
@@ -301,9 +307,8 @@ def write_groundtruth_parquet(frame: pd.DataFrame, path: str | os.PathLike[str])
 
 def read_groundtruth_parquet(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Read a ground-truth Parquet back into the same frame shape as ``read_groundtruth_tsv``."""
-    import pyarrow.parquet as pq
 
-    table = pq.read_table(path, columns=["mbid", "release_group", "labels"])
+    table = read_parquet(path, columns=["mbid", "release_group", "labels"])
     return make_groundtruth(
         table.column("mbid").to_pylist(),
         table.column("release_group").to_pylist(),
@@ -333,9 +338,8 @@ def write_groundtruth_tsv(frame: pd.DataFrame, path: str | os.PathLike[str]) -> 
 
 def read_groundtruth(path: str | os.PathLike[str]) -> tuple[list[str], list[list[str]]]:
     """MBIDs and label lists of a ground-truth Parquet (``mbid``, ``labels``)."""
-    import pyarrow.parquet as pq
 
-    table = pq.read_table(path, columns=["mbid", "labels"])
+    table = read_parquet(path, columns=["mbid", "labels"])
     ids = table.column("mbid").to_pylist()
     labels = [list(x) if x is not None else [] for x in table.column("labels").to_pylist()]
     return ids, labels

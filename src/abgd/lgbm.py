@@ -42,6 +42,7 @@ import pyarrow.parquet as pq
 
 from abgd.io import atomic_path
 from abgd.progress import progress
+from abgd.tables import float32_array, numeric_array, read_parquet, string_array
 
 if TYPE_CHECKING:  # LightGBM loads where it trains: merge_scores never needs it
     import lightgbm as lgb
@@ -247,9 +248,8 @@ def write_score_table(path: str | os.PathLike[str], mbids: Sequence[str], labels
     if scores.shape != (len(mbids), len(labels)):
         raise ValueError(f"{path}: scores {scores.shape} do not match {len(mbids)} rows × "
                          f"{len(labels)} labels")
-    columns = [pa.array(mbids, pa.string())]
-    columns += [pa.array(np.ascontiguousarray(scores[:, j], dtype=np.float32))
-                for j in range(len(labels))]
+    columns = [string_array(mbids)]
+    columns += [float32_array(scores[:, j]) for j in range(len(labels))]
     schema = pa.schema([pa.field("mbid", pa.string()),
                         *(pa.field(label, pa.float32()) for label in labels)])
     metadata = {BEST_ITERATIONS_KEY: json.dumps(best_iterations, sort_keys=True,
@@ -270,7 +270,7 @@ class ScoreTable:
 
 
 def read_score_table(path: str | os.PathLike[str]) -> ScoreTable:
-    table = pq.read_table(path)
+    table = read_parquet(path)
     names = table.column_names
     if not names or names[0] != "mbid":
         raise ValueError(f"{path}: first column must be 'mbid'")
@@ -280,7 +280,7 @@ def read_score_table(path: str | os.PathLike[str]) -> ScoreTable:
         raise ValueError(f"{path}: label column(s) {repeated} appear more than once")
     scores = np.empty((table.num_rows, len(labels)), dtype=np.float32)
     for j, label in enumerate(labels):
-        scores[:, j] = table.column(label).to_numpy()
+        scores[:, j] = numeric_array(table.column(label))
     raw = (table.schema.metadata or {}).get(BEST_ITERATIONS_KEY)
     return ScoreTable(path=str(path), mbids=table.column("mbid").to_pylist(), labels=labels,
                       scores=scores, best_iterations=json.loads(raw) if raw else {})

@@ -22,6 +22,7 @@ from abgd.features import FEATURE_NAMES, FEATURE_SCHEMA_VERSION
 from abgd.io import md5_file, provenance, write_json
 from abgd.members import ERRORS_HEADER
 from abgd.progress import setup_logging
+from abgd.tables import read_parquet
 
 log = logging.getLogger("abgd.manifest")
 
@@ -62,7 +63,7 @@ def duplicate_mbids(parts: Sequence[Path]) -> list[dict[str, Any]]:
     """MBIDs found in more than one part (or twice in one), with the parts holding them."""
     where: dict[str, list[str]] = {}
     for path in parts:
-        column = pq.read_table(path, columns=["mbid"]).column("mbid").to_pylist()
+        column = read_parquet(path, columns=["mbid"]).column("mbid").to_pylist()
         for mbid in column:
             where.setdefault(mbid, []).append(str(path))
     return [{"mbid": mbid, "parts": paths}

@@ -51,17 +51,22 @@ def align_ids(truth_ids: Sequence[str], run_ids: Sequence[str]) -> np.ndarray:
     eval.R sorts both files and stops with "IDs don't match" at the first difference (and
     silently ignores surplus run lines); here any difference is an error that lists both sides.
     """
-    import pandas as pd  # only here: a step that reads no IDs should not pay for pandas
-
-    truth_index = pd.Index(truth_ids)
-    run_index = pd.Index(run_ids)
-    for name, index in (("ground truth", truth_index), ("run", run_index)):
-        if not index.is_unique:
-            dup = index[index.duplicated()].unique().tolist()
+    # A dict, not pandas: every evaluate job aligns IDs, and importing pandas costs more
+    # than the alignment itself (0.2 s against ~10 ms for 50,000 IDs).
+    positions_of: dict[str, dict[str, int]] = {}
+    for name, ids in (("ground truth", truth_ids), ("run", run_ids)):
+        index: dict[str, int] = {}
+        for position, mbid in enumerate(ids):
+            index.setdefault(mbid, position)
+        if len(index) != len(ids):
+            dup = list(dict.fromkeys(m for i, m in enumerate(ids) if index[m] != i))
             raise ValueError(f"duplicate IDs in the {name}: {quoted_listing(dup)}")
-    positions = run_index.get_indexer(truth_index)
-    missing = truth_index[positions < 0].tolist()
-    extra = run_index.difference(truth_index).tolist()
+        positions_of[name] = index
+    run_index = positions_of["run"]
+    positions = np.fromiter((run_index.get(m, -1) for m in truth_ids), dtype=np.intp,
+                            count=len(truth_ids))
+    missing = [m for m, p in zip(truth_ids, positions, strict=True) if p < 0]
+    extra = sorted(set(run_index) - set(positions_of["ground truth"]))
     if missing or extra:
         raise ValueError(
             "IDs don't match: "

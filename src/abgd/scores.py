@@ -14,11 +14,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from abgd.io import atomic_path
+from abgd.tables import float32_array, numeric_array, read_parquet, string_array
 
 
 def read_scores(path: str | os.PathLike[str]) -> tuple[np.ndarray, list[str], np.ndarray]:
     """``(mbids, labels, float32 matrix)`` from a score Parquet, refusing NaN and duplicate IDs."""
-    table = pq.read_table(path)
+    table = read_parquet(path)
     names = table.column_names
     if not names or names[0] != "mbid":
         raise ValueError(f"{path}: first column must be 'mbid', found {names[:3]}")
@@ -26,7 +27,7 @@ def read_scores(path: str | os.PathLike[str]) -> tuple[np.ndarray, list[str], np
     labels = names[1:]
     if table.num_rows:
         scores = np.column_stack(
-            [table.column(name).to_numpy().astype(np.float32, copy=False) for name in labels]
+            [numeric_array(table.column(name)).astype(np.float32, copy=False) for name in labels]
         ) if labels else np.zeros((table.num_rows, 0), dtype=np.float32)
     else:
         scores = np.zeros((0, len(labels)), dtype=np.float32)
@@ -44,8 +45,8 @@ def read_scores(path: str | os.PathLike[str]) -> tuple[np.ndarray, list[str], np
 def write_scores(path: str | os.PathLike[str], mbids: Sequence[str], labels: Sequence[str],
                  scores: np.ndarray) -> None:
     """One ``mbid`` column, then one float32 column per label, written atomically."""
-    columns = [pa.array(list(mbids), pa.string())]
-    columns += [pa.array(scores[:, j].astype(np.float32)) for j in range(scores.shape[1])]
+    columns = [string_array(list(mbids))]
+    columns += [float32_array(scores[:, j]) for j in range(scores.shape[1])]
     table = pa.Table.from_arrays(columns, names=["mbid", *labels])
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp)

@@ -14,11 +14,10 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
-
 from abgd import partition
 from abgd.io import provenance, write_json
 from abgd.progress import add_verbose, setup_logging
+from abgd.tables import read_parquet
 
 LOG = logging.getLogger("abgd.split_groups")
 
@@ -45,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.verbose)
     pairs = []
     for path in args.groundtruth:
-        table = pq.read_table(path, columns=["mbid", "release_group"])
+        table = read_parquet(path, columns=["mbid", "release_group"])
         pairs.append((table.column("mbid").to_pylist(), table.column("release_group").to_pylist()))
     components = partition.release_group_components(pairs)
     parts = partition.assign_components(components, args.holdout_fraction, args.seed)

@@ -49,12 +49,12 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from abgd import labels as lab
 from abgd import published
 from abgd.io import atomic_open, atomic_path, provenance, write_json
 from abgd.progress import add_verbose, progress, setup_logging
+from abgd.tables import read_parquet
 
 LOG = logging.getLogger("abgd.stats")
 SOURCES = ("allmusic", "discogs", "lastfm", "tagtraum")
@@ -109,7 +109,7 @@ def coded_from_lists(mbids: Sequence[str], release_groups: Sequence[str],
 
 def read_coded(path: str | os.PathLike[str]) -> Coded:
     """Read a ground-truth Parquet straight into codes (labels sorted by name)."""
-    table = pq.read_table(path, columns=["mbid", "release_group", "labels"])
+    table = read_parquet(path, columns=["mbid", "release_group", "labels"])
     labels = table.column("labels").combine_chunks()
     if isinstance(labels, pa.ChunkedArray):  # empty table
         labels = pa.array([], type=pa.list_(pa.string()))
