@@ -222,7 +222,8 @@ def _align_with_pandas(truth_ids: list[str], run_ids: list[str]) -> np.ndarray:
         if not index.is_unique:
             return ("duplicate", name, index[index.duplicated()].unique().tolist())
     positions = run.get_indexer(truth)
-    missing, extra = truth[positions < 0].tolist(), run.difference(truth).tolist()
+    # sorted: pandas leaves the difference unsorted when the ground truth is empty
+    missing, extra = truth[positions < 0].tolist(), sorted(run.difference(truth).tolist())
     if missing or extra:
         return ("mismatch", missing, extra)
     return positions

@@ -38,17 +38,27 @@ def _numpy_type(arrow_type: pa.DataType) -> np.dtype:
 
 
 def numeric_array(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """A numeric column without nulls as a NumPy array (read-only when it is one chunk)."""
+    """A numeric column as a NumPy array (read-only when it is one chunk without nulls).
+
+    Nulls of a float column become NaN, as with ``to_numpy`` (pandas writes NaN as null), so
+    that the caller's NaN check names them; an integer column with nulls is refused.
+    """
     import pyarrow as pa
 
     chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
     dtype = _numpy_type(column.type)
     parts = []
     for chunk in chunks:
+        validity, data = chunk.buffers()[:2]
+        values = np.frombuffer(data, dtype=dtype, count=len(chunk),
+                               offset=chunk.offset * dtype.itemsize)
         if chunk.null_count:
-            raise ValueError(f"column has {chunk.null_count} null value(s)")
-        parts.append(np.frombuffer(chunk.buffers()[1], dtype=dtype, count=len(chunk),
-                                   offset=chunk.offset * dtype.itemsize))
+            if dtype.kind != "f":
+                raise ValueError(f"integer column has {chunk.null_count} null value(s)")
+            bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")
+            values = values.copy()
+            values[bits[chunk.offset:chunk.offset + len(chunk)] == 0] = np.nan
+        parts.append(values)
     if len(parts) == 1:
         return parts[0]
     return np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
