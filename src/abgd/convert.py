@@ -151,11 +151,6 @@ def convert(archives: Sequence[Path], out: Path, errors: Path, batch_size: int =
 # ----------------------------------------------------------------------------- CLI
 
 
-def decoder_threads(threads: int) -> int:
-    """Decoder threads within a budget of ``threads`` CPUs, one of which parses the JSON."""
-    return max(1, threads - 1)
-
-
 def _available_cpus() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -196,8 +191,9 @@ def main(argv: list[str] | None = None) -> int:
         log.error("archive not found: %s", ", ".join(missing))
         return 1
     try:
+        # the whole budget: members.decompressed splits it between parser and decoder
         counts = convert(args.archive, args.out, args.errors, args.batch_size, args.decoder,
-                         decoder_threads(args.threads), args.compression, args.max_member_bytes)
+                         args.threads, args.compression, args.max_member_bytes)
     except (ArchiveError, OSError) as error:
         # OSError here is a write that failed (disk full, quota): atomic_path removed the parts.
         log.error("conversion failed, no output written: %s", error)
