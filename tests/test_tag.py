@@ -23,7 +23,7 @@ from abgd.features import N_FEATURES, parse_document
 from abgd.inference import score_rows
 from abgd.members import Counts
 from abgd.nets import GenreNet
-from abgd.runs import check_run, read_run
+from abgd.runs import check_run, read_run, run_lines
 
 LABELS = {"a": ["jazz", "rock", "rock---punk"], "b": ["Pop", "Rock"]}
 
@@ -185,3 +185,14 @@ def test_run_lines_follow_the_vocabulary_order(dump, docs, study, tmp_path):
         # threshold 0: every label is predicted, listed in vocabulary order
         assert {line.split("\t", 1)[1] for line in lines.splitlines()} == {
             "\t".join(system.vocabulary)}
+
+
+def test_batch_run_lines_are_those_of_run_lines():
+    rng = np.random.default_rng(0)
+    ids = [f"{rng.integers(1000):04d}-x" for _ in range(30)]
+    labels = [f"g{j}" for j in range(12)]
+    dense = rng.random((30, 12)) < 0.3
+    pred = sparse.csr_matrix(dense)[:, rng.permutation(12)]  # column shuffle: unsorted indices
+    order = np.argsort(np.asarray(ids, dtype=str), kind="stable").tolist()
+    expected = list(run_lines(ids, labels, pred))
+    assert T.batch_run_lines(ids, order, np.asarray(labels, dtype=object), pred) == expected
