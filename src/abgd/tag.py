@@ -354,7 +354,7 @@ class Outputs:
                 batch_seen.add(mbid)
         first_ids = [mbids[i] for i in first]
         check_ids(first_ids, self.run_paths)
-        order = np.argsort(np.asarray(first_ids, dtype=str), kind="stable").tolist()
+        line_order = np.argsort(np.asarray(first_ids, dtype=str), kind="stable").tolist()
         # from the buffers (abgd.columns): pa.array would import pandas and, per call, ask
         # whether its input is a pandas object, for each of the ~3400 label columns of a batch
         ids, subs = string_array(mbids), int32_array(submissions)
@@ -369,7 +369,8 @@ class Outputs:
             if self.order[key] is not None:
                 pred = pred[:, self.order[key]]
             check_rows(first_ids, pred, len(self.seen), str(self.run_paths[key][1]))
-            self.runs[key].writelines(batch_run_lines(first_ids, order, self.labels[key], pred))
+            self.runs[key].writelines(batch_run_lines(first_ids, line_order, self.labels[key],
+                                                      pred))
             if self.echo:
                 for row, mbid in enumerate(first_ids):
                     if mbid in self.echo:
@@ -377,7 +378,6 @@ class Outputs:
                         self.echoed.setdefault(mbid, {})[key] = [system.vocabulary[c]
                                                                  for c in sorted(cols)]
         self.seen.update(first_ids)
-
 
 
 # ----------------------------------------------------------------------------- the job
