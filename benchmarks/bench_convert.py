@@ -36,32 +36,20 @@ import orjson
 import pandas as pd
 import pyarrow.parquet as pq
 
+from _common import REAL, real_documents
 from abgd.arrays import feature_mbids, load_feature_matrix
 from abgd.features import CATEGORICAL, FEATURE_NAMES, parse_document
 
-REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "lowlevel_json"
 RATIO_TARGET = {"python": 1.15, "lbzip2": 1.3, "pbzip2": 1.3}
 RSS_TARGET_MIB = 250
 EXCLUDED_PREFIXES = ("metadata", "rhythm.beats_position", "rhythm.beats_loudness_band_ratio.median")
 
 
-def perturb(node, rng: np.random.Generator):
-    """Scale every number by (1 + 5 % noise), kept to the 12 significant digits Essentia writes."""
-    if isinstance(node, dict):
-        return {k: v if k == "metadata" else perturb(v, rng) for k, v in node.items()}
-    if isinstance(node, list):
-        return [perturb(v, rng) for v in node]
-    if isinstance(node, float):
-        return float(f"{node * (1.0 + 0.05 * rng.standard_normal()):.12g}")
-    return node
-
-
 def make_documents(n_distinct: int, seed: int, real: Path = REAL) -> list[bytes]:
-    bases = [json.loads(p.read_text()) for p in sorted(real.glob("*.json"))]
-    if not bases:
+    docs = real_documents(n_distinct, seed, real, dumps=lambda doc: json.dumps(doc).encode())
+    if not docs:
         sys.exit(f"no real documents in {real}")
-    rng = np.random.default_rng(seed)
-    return [json.dumps(perturb(bases[i % len(bases)], rng)).encode() for i in range(n_distinct)]
+    return docs
 
 
 def build_archive(path: Path, docs: list[bytes], n: int, seed: int) -> list[str]:

@@ -48,13 +48,13 @@ import orjson
 import torch
 import zstandard
 
+from _common import REAL, real_documents
 from abgd import demo
 from abgd.features import N_FEATURES, parse_document
 from abgd.inference import configure_torch
 from abgd.nets import GenreNet
 from abgd.tag import Study, System, load_study, score_batch, tag
 
-REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "lowlevel_json"
 GOAL = 0.6
 DUMP_DOCUMENTS = 29_000_000
 NODE_CORES = 16
@@ -95,21 +95,11 @@ def calibrate(study: Study, docs: list[bytes], rate: float) -> None:
                                         axis=0).astype(np.float64)
 
 
-def perturb(node, rng: np.random.Generator):
-    if isinstance(node, dict):
-        return {k: v if k == "metadata" else perturb(v, rng) for k, v in node.items()}
-    if isinstance(node, list):
-        return [perturb(v, rng) for v in node]
-    if isinstance(node, float):
-        return float(f"{node * (1.0 + 0.05 * rng.standard_normal()):.12g}")
-    return node
-
-
 def documents(n_distinct: int, seed: int, real_dir: Path = REAL) -> list[bytes]:
+    docs = real_documents(n_distinct, seed, real_dir)
+    if docs:
+        return docs
     rng = np.random.default_rng(seed)
-    real = [orjson.loads(p.read_bytes()) for p in sorted(real_dir.glob("*.json"))]
-    if real:
-        return [orjson.dumps(perturb(real[i % len(real)], rng)) for i in range(n_distinct)]
     return [demo.dumps_document(demo.make_document(rng)) for _ in range(n_distinct)]
 
 

@@ -7,7 +7,9 @@ import copy
 import io
 import json
 import shutil
+import sys
 import tarfile
+import threading
 import uuid
 from pathlib import Path
 
@@ -337,9 +339,47 @@ def test_manifest_refuses_a_foreign_errors_file(tmp_path):
         M.count_errors(bogus)
 
 
-@pytest.mark.parametrize(("threads", "decoder"), [(1, 1), (2, 1), (3, 2), (16, 15), (0, 1)])
-def test_decoder_threads_leave_one_cpu_to_the_parser(threads: int, decoder: int) -> None:
-    """A job that reserved N CPUs runs the parser plus at most N - 1 decoder threads (never 0)."""
-    from abgd.convert import decoder_threads
+# ----------------------------------------------------------------------------- thread budget
 
-    assert decoder_threads(threads) == decoder
+
+@pytest.mark.parametrize(("threads", "decoder_thread"), [(1, False), (2, True), (3, True)])
+def test_python_decoder_gets_its_own_thread_from_two_threads(tmp_path, real_doc, monkeypatch,
+                                                             threads, decoder_thread):
+    """``--threads`` is the job's whole budget (the rule passes its ``threads: 2``): from 2 up,
+    Python's bz2 decodes in a background thread while the main thread parses."""
+    decoding_in: list[str] = []
+    real = members._bz2_chunks
+
+    def spy(*args, **kwargs):
+        decoding_in.append(threading.current_thread().name)
+        yield from real(*args, **kwargs)
+
+    monkeypatch.setattr(members, "_bz2_chunks", spy)
+    docs = [(f"x/{mbid(i)}.json", json.dumps(variant(real_doc, i)).encode()) for i in range(3)]
+    archive = make_archive(tmp_path / "a.tar.bz2", docs)
+    code, out, _ = run(tmp_path / "o", [archive], "--decoder", "python",
+                       "--threads", str(threads))
+    assert code == 0 and pq.read_table(out).num_rows == 3
+    assert bool(decoding_in) == decoder_thread  # threads 1: bz2.open in the parsing thread
+    assert all(name != threading.main_thread().name for name in decoding_in)
+
+
+@pytest.mark.parametrize(("threads", "decoder_threads"), [(1, 1), (2, 1), (3, 2), (16, 15)])
+def test_decoder_subprocess_gets_the_budget_less_the_parser(tmp_path, real_doc, monkeypatch,
+                                                            threads, decoder_threads):
+    """A job that reserved N CPUs runs the parser plus N - 1 decoder threads (never 0)."""
+    asked: list[tuple[str, int]] = []
+
+    def command(decoder: str, path: Path, n: int) -> list[str]:
+        asked.append((decoder, n))  # decode with Python in the subprocess: no lbzip2 needed
+        return [sys.executable, "-c", "import bz2, shutil, sys; "
+                "shutil.copyfileobj(bz2.open(sys.argv[1]), sys.stdout.buffer)", str(path)]
+
+    monkeypatch.setattr(members, "_decoder_command", command)
+    monkeypatch.setattr(members.shutil, "which", lambda name: f"/usr/bin/{name}")
+    docs = [(f"x/{mbid(i)}.json", json.dumps(variant(real_doc, i)).encode()) for i in range(2)]
+    archive = make_archive(tmp_path / "a.tar.bz2", docs)
+    code, out, _ = run(tmp_path / "o", [archive], "--decoder", "lbzip2",
+                       "--threads", str(threads))
+    assert code == 0 and pq.read_table(out).num_rows == 2
+    assert asked == [("lbzip2", decoder_threads)]

@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import torch
+from scipy import sparse
 
 from abgd import demo
 from abgd import tag as T
@@ -22,7 +23,7 @@ from abgd.features import N_FEATURES, parse_document
 from abgd.inference import score_rows
 from abgd.members import Counts
 from abgd.nets import GenreNet
-from abgd.runs import read_run
+from abgd.runs import check_run, read_run, run_lines
 
 LABELS = {"a": ["jazz", "rock", "rock---punk"], "b": ["Pop", "Rock"]}
 
@@ -88,6 +89,9 @@ def test_bad_members_go_to_errors_and_the_dump_goes_on(dump, docs, study, tmp_pa
             ids, label_lists = read_run(tmp_path / "runs" / system / f"{source}.tsv")
             assert sorted(ids) == [m for m, _ in docs]  # one line per MBID
             assert all(set(row) <= set(labels) and row for row in label_lists)
+            # what the tagger no longer reads back itself: the full check.R rules hold
+            run = tmp_path / "runs" / system / f"{source}.tsv"
+            assert check_run(run, labels, [m for m, _ in docs]) == len(docs)
 
 
 def test_scores_follow_predict_and_embed(dump, docs, study, tmp_path):
@@ -140,3 +144,55 @@ def test_user_tools_import_no_workflow_step():
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True).stdout.split()
     assert not {f"abgd.{step}" for step in STEPS} & set(loaded), loaded
+
+
+@pytest.mark.parametrize(("vocabulary", "message"), [
+    (["jazz", "rock\tpunk"], "unusable"), (["jazz", ""], "unusable"),
+    (["jazz", "new\nline"], "unusable"), (["jazz", "jazz"], "duplicate labels"),
+])
+def test_a_vocabulary_that_would_break_run_lines_is_refused(vocabulary, message):
+    with pytest.raises(ValueError, match=f"runs/x.tsv: .*{message}"):
+        T.check_vocabulary(vocabulary, "runs/x.tsv")
+
+
+def test_a_line_without_labels_is_refused_naming_it():
+    """Lines are written sorted by id within a batch: the message gives the file's line."""
+    pred = sparse.csr_matrix(np.array([[1, 0], [0, 0], [0, 1]], dtype=bool))
+    T.check_rows(["c", "a", "b"], sparse.csr_matrix(np.eye(3, dtype=bool)), 5, "r.tsv")
+    with pytest.raises(ValueError, match=r"r\.tsv, line 7: no labels for 'a'"):
+        T.check_rows(["c", "a", "b"], pred, 6, "r.tsv")  # lines 7-9 are a, b, c
+
+
+def test_a_bad_vocabulary_leaves_no_output(dump, study, tmp_path):
+    broken = T.Study(sources=study.sources, systems=[
+        T.System(s.name, s.source, s.network, s.labels, s.thresholds, s.parent_ratio,
+                 [*s.vocabulary[:-1], "bad\tlabel"] if s.name == "fusion" else s.vocabulary)
+        for s in study.systems], decoding=study.decoding, hierarchy=study.hierarchy)
+    with pytest.raises(ValueError, match="unusable in a run file"):
+        T.tag([dump], broken, tmp_path / "out")
+    assert not (tmp_path / "out").exists() or not any(
+        p.is_file() for p in (tmp_path / "out").rglob("*"))
+
+
+def test_run_lines_follow_the_vocabulary_order(dump, docs, study, tmp_path):
+    """A threshold file may list its labels in another order than the network's outputs."""
+    flipped = T.Study(sources=study.sources, systems=[
+        T.System(s.name, s.source, s.network, s.labels, 0.0, s.parent_ratio, s.vocabulary[::-1])
+        for s in study.systems], decoding=study.decoding, hierarchy=study.hierarchy)
+    T.tag([dump], flipped, tmp_path)
+    for system in flipped.systems:
+        lines = (tmp_path / "runs" / system.name / f"{system.source}.tsv").read_text()
+        # threshold 0: every label is predicted, listed in vocabulary order
+        assert {line.split("\t", 1)[1] for line in lines.splitlines()} == {
+            "\t".join(system.vocabulary)}
+
+
+def test_batch_run_lines_are_those_of_run_lines():
+    rng = np.random.default_rng(0)
+    ids = [f"{rng.integers(1000):04d}-x" for _ in range(30)]
+    labels = [f"g{j}" for j in range(12)]
+    dense = rng.random((30, 12)) < 0.3
+    pred = sparse.csr_matrix(dense)[:, rng.permutation(12)]  # column shuffle: unsorted indices
+    order = np.argsort(np.asarray(ids, dtype=str), kind="stable").tolist()
+    expected = list(run_lines(ids, labels, pred))
+    assert T.batch_run_lines(ids, order, np.asarray(labels, dtype=object), pred) == expected

@@ -37,6 +37,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from abgd.columns import float32_columns, string_array
 from abgd.features import FEATURE_NAMES, FEATURE_SCHEMA_VERSION, N_FEATURES, FeatureError
 from abgd.features import parse_document as _parse_document
 from abgd.io import atomic_open, atomic_path
@@ -63,9 +64,9 @@ def parquet_schema() -> pa.Schema:
 
 
 def _record_batch(schema: pa.Schema, mbids: list[str], matrix: np.ndarray) -> pa.RecordBatch:
-    columns = np.ascontiguousarray(matrix.T)  # one contiguous float32 run per column: no copies
-    arrays = [pa.array(mbids, type=pa.string())]
-    arrays += [pa.array(columns[j], type=pa.float32()) for j in range(N_FEATURES)]
+    # from the buffers: pa.array would import pandas (0.3-0.5 s) at the first, often the only,
+    # batch of a part, when the archive is already decoded (see abgd.columns)
+    arrays = [string_array(mbids), *float32_columns(matrix)]
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
@@ -151,11 +152,6 @@ def convert(archives: Sequence[Path], out: Path, errors: Path, batch_size: int =
 # ----------------------------------------------------------------------------- CLI
 
 
-def decoder_threads(threads: int) -> int:
-    """Decoder threads within a budget of ``threads`` CPUs, one of which parses the JSON."""
-    return max(1, threads - 1)
-
-
 def _available_cpus() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -196,8 +192,9 @@ def main(argv: list[str] | None = None) -> int:
         log.error("archive not found: %s", ", ".join(missing))
         return 1
     try:
+        # the whole budget: members.decompressed splits it between parser and decoder
         counts = convert(args.archive, args.out, args.errors, args.batch_size, args.decoder,
-                         decoder_threads(args.threads), args.compression, args.max_member_bytes)
+                         args.threads, args.compression, args.max_member_bytes)
     except (ArchiveError, OSError) as error:
         # OSError here is a write that failed (disk full, quota): atomic_path removed the parts.
         log.error("conversion failed, no output written: %s", error)

@@ -176,13 +176,19 @@ def _bz2_chunks(path: Path, max_out: int) -> Iterator[bytes]:
     Why not ``bz2.open(...).read``: it feeds the decompressor 8 KiB at a time, and a decoder
     thread must then win the GIL back from the parsing thread after every few hundred
     microseconds of work (a switch interval of 5 ms each time). 1 MiB of compressed input per
-    call keeps the decoder away from the GIL for tens of milliseconds at a time.
+    call keeps the decoder away from the GIL for tens of milliseconds at a time. The next
+    compressed block is read *before* a chunk is handed over, while the parser still waits
+    for it: read afterwards, the decoder would wait for the busy parser to give the GIL back
+    once per block.
     """
     with open(path, "rb") as raw:
         decompressor = bz2.BZ2Decompressor()
+        ahead = raw.read(_RAW_BYTES)  # always the next block a plain reader would read
         while True:
             if decompressor.eof:
-                rest = decompressor.unused_data or raw.read(_RAW_BYTES)
+                rest = decompressor.unused_data
+                if not rest:
+                    rest, ahead = ahead, b""
                 if not rest:
                     return
                 decompressor = bz2.BZ2Decompressor()
@@ -193,11 +199,13 @@ def _bz2_chunks(path: Path, max_out: int) -> Iterator[bytes]:
             else:
                 block = b""
                 if decompressor.needs_input:
-                    block = raw.read(_RAW_BYTES)
-                    if not block:
+                    if not ahead:
                         raise EOFError("Compressed file ended before the end-of-stream marker "
                                        "was reached")
+                    block, ahead = ahead, b""
                 data = decompressor.decompress(block, max_out)
+            if not ahead:
+                ahead = raw.read(_RAW_BYTES)
             if data:
                 yield data
 

@@ -20,7 +20,9 @@ the labels of every audio file are also printed on stdout. Outputs, under ``--ou
   column per label of that source's model: the layout of the study's own score tables, plus
   the submission, one row per document in input order;
 * ``runs/<system>/<source>.tsv``: the decoded labels in the MediaEval run format (one line per
-  MBID: its first submission in input order), checked with check.R's rules;
+  MBID: its first submission in input order; sorted by MBID within each batch), valid under
+  check.R's rules by construction: the labels are checked once per file, the ids and the
+  lines' non-emptiness once per batch (see :func:`check_vocabulary`);
 * ``errors.tsv``: ``mbid``, ``member``, ``reason`` of every document the converter rejects
   (a bad member never stops the job); ``summary.json``: counts and provenance.
 
@@ -55,6 +57,7 @@ from abgd.audio import (
     keep_json,
 )
 from abgd.audio_mapping import MappingError
+from abgd.columns import float32_columns, int32_array, string_array
 from abgd.decoding import HIERARCHIES, decode_scores, parent_ratio_for, thresholds_for
 from abgd.features import N_FEATURES, FeatureError, parse_document
 from abgd.inference import configure_torch, load_network
@@ -70,7 +73,6 @@ from abgd.members import (
 )
 from abgd.nets import GenreNet
 from abgd.progress import add_threads, add_verbose, progress, setup_logging
-from abgd.runs import check_run, run_lines
 
 log = logging.getLogger("abgd.tag")
 SYSTEMS = ("single", "fusion")
@@ -249,18 +251,71 @@ def has_audio(inputs: Sequence[Path]) -> bool:
 # ----------------------------------------------------------------------------- outputs
 
 
+def check_vocabulary(vocabulary: Sequence[str], name: str) -> None:
+    """check.R's label rules, applied once per run file to the labels its lines are made of.
+
+    Every line the tagger writes is an id and labels taken from ``vocabulary`` at distinct
+    columns, so a line can break check.R's label rules (empty field, duplicate or unknown label
+    once split at tabs) only through a bad vocabulary; reading each line back to check it cost
+    as much as scoring the document.
+    """
+    bad = [label for label in vocabulary if not label or any(c in label for c in "\t\r\n")]
+    if bad:
+        raise ValueError(f"{name}: labels unusable in a run file: {bad[:10]}")
+    if len(set(vocabulary)) != len(vocabulary):
+        dup = sorted({x for x in vocabulary if list(vocabulary).count(x) > 1})
+        raise ValueError(f"{name}: duplicate labels in the vocabulary: {dup[:10]}")
+
+
+def check_ids(ids: Sequence[str], run_paths: dict[Any, tuple[Path, Path]]) -> None:
+    """Each id must be one non-empty field (the run files' first column)."""
+    bad = [m for m in ids if not m or "\t" in m or "\n" in m or "\r" in m]
+    if bad:
+        names = ", ".join(str(final) for _, final in run_paths.values())
+        raise ValueError(f"{names}: ids unusable in a run file: {bad[:10]}")
+
+
+def check_rows(ids: Sequence[str], pred: Any, written: int, name: str) -> None:
+    """check.R's "no labels" rule on one batch of lines (the decoders give every row a label;
+    this guards a vocabulary that lacks some of the network's labels)."""
+    empty = np.flatnonzero(np.diff(pred.indptr) == 0)
+    if empty.size:
+        order = np.argsort(np.asarray(ids, dtype=str), kind="stable")  # as run_lines writes
+        line = written + 1 + int(np.flatnonzero(np.isin(order, empty))[0])
+        raise ValueError(f"{name}, line {line}: no labels for {ids[order[line - written - 1]]!r}")
+
+
+def batch_run_lines(ids: Sequence[str], order: list[int], labels: np.ndarray,
+                    pred: Any) -> list[str]:
+    """The lines :func:`abgd.runs.run_lines` writes, with the ids' sort order computed once per
+    batch for all systems and the label names looked up once per batch, not once per line."""
+    pred.sort_indices()
+    names = labels[pred.indices].tolist()
+    ptr = pred.indptr.tolist()
+    return ["\t".join([ids[r], *names[ptr[r]:ptr[r + 1]]]) + "\n" for r in order]
+
+
 class Outputs:
     """The score Parquets, run files and errors TSV of one job, renamed into place at the end."""
 
     def __init__(self, out: Path, study: Study, stack: contextlib.ExitStack) -> None:
+        for system in study.systems:  # before anything is opened
+            check_vocabulary(system.vocabulary, str(out / "runs" / system.name /
+                                                    f"{system.source}.tsv"))
         self.study = study
         self.seen: set[str] = set()
         #: ids whose decoded labels are kept for printing (audio files), and those labels
         self.echo: set[str] = set()
         self.echoed: dict[str, dict[tuple[str, str], list[str]]] = {}
-        #: score column of each vocabulary label, per system (run files list labels that way)
-        self.order = {(s.name, s.source): np.array([s.labels.index(x) for x in s.vocabulary],
-                                                   dtype=np.intp) for s in study.systems}
+        #: score column of each vocabulary label, per system (run files list labels that way);
+        #: None where the two orders agree (the usual case: no sparse column shuffle per batch)
+        self.order: dict[tuple[str, str], np.ndarray | None] = {}
+        for s in study.systems:
+            order = np.array([s.labels.index(x) for x in s.vocabulary], dtype=np.intp)
+            same = len(order) == len(s.labels) and bool((order == np.arange(len(order))).all())
+            self.order[(s.name, s.source)] = None if same else order
+        self.labels = {(s.name, s.source): np.asarray(s.vocabulary, dtype=object)
+                       for s in study.systems}
         self.writers: dict[tuple[str, str], pq.ParquetWriter] = {}
         self.runs: dict[tuple[str, str], Any] = {}
         self.run_paths: dict[tuple[str, str], tuple[Path, Path]] = {}
@@ -270,9 +325,11 @@ class Outputs:
                                + [(label, pa.float32()) for label in system.labels])
             path = out / "scores" / system.name / f"{system.source}.parquet"
             tmp = stack.enter_context(atomic_path(path))
-            # dictionaries and statistics of ~1000 float columns cost more than the scoring
+            # dictionaries and statistics of ~1000 float columns cost more than the scoring;
+            # snappy saves nothing on sigmoid scores (3182 vs 3185 kB for 1024 x 766) and
+            # costs a seventh of the writing
             self.writers[key] = stack.enter_context(pq.ParquetWriter(
-                tmp, schema, use_dictionary=False, write_statistics=False))
+                tmp, schema, use_dictionary=False, write_statistics=False, compression="none"))
             run = out / "runs" / system.name / f"{system.source}.tsv"
             run_tmp = stack.enter_context(atomic_path(run))
             self.runs[key] = stack.enter_context(open(  # noqa: SIM115 (closed by the stack)
@@ -296,32 +353,31 @@ class Outputs:
                 first.append(i)
                 batch_seen.add(mbid)
         first_ids = [mbids[i] for i in first]
-        ids, subs = pa.array(mbids, pa.string()), pa.array(submissions, pa.int32())
+        check_ids(first_ids, self.run_paths)
+        line_order = np.argsort(np.asarray(first_ids, dtype=str), kind="stable").tolist()
+        # from the buffers (abgd.columns): pa.array would import pandas and, per call, ask
+        # whether its input is a pandas object, for each of the ~3400 label columns of a batch
+        ids, subs = string_array(mbids), int32_array(submissions)
         for system in self.study.systems:
             key = (system.name, system.source)
             values = scores[key]
-            # one contiguous row per label: each column is then a view, not a strided copy
-            arrays = [ids, subs, *map(pa.array, np.ascontiguousarray(values.T))]
+            arrays = [ids, subs, *float32_columns(values)]
             self.writers[key].write_table(
                 pa.Table.from_arrays(arrays, schema=self.writers[key].schema))
             pred = decode_scores(first_ids, system.labels, values[first], system.thresholds,
                                  self.study.decoding, self.study.hierarchy, system.parent_ratio)
-            pred = pred[:, self.order[key]]
-            self.runs[key].writelines(run_lines(first_ids, system.vocabulary, pred))
-            for row, mbid in enumerate(first_ids):
-                if mbid in self.echo:
-                    cols = pred.indices[pred.indptr[row]:pred.indptr[row + 1]]
-                    self.echoed.setdefault(mbid, {})[key] = [system.vocabulary[c]
-                                                             for c in sorted(cols)]
+            if self.order[key] is not None:
+                pred = pred[:, self.order[key]]
+            check_rows(first_ids, pred, len(self.seen), str(self.run_paths[key][1]))
+            self.runs[key].writelines(batch_run_lines(first_ids, line_order, self.labels[key],
+                                                      pred))
+            if self.echo:
+                for row, mbid in enumerate(first_ids):
+                    if mbid in self.echo:
+                        cols = pred.indices[pred.indptr[row]:pred.indptr[row + 1]]
+                        self.echoed.setdefault(mbid, {})[key] = [system.vocabulary[c]
+                                                                 for c in sorted(cols)]
         self.seen.update(first_ids)
-
-    def check(self) -> None:
-        """check.R's rules on every run file, before anything is renamed into place."""
-        for system in self.study.systems:
-            key = (system.name, system.source)
-            self.runs[key].flush()
-            tmp, final = self.run_paths[key]
-            check_run(tmp, system.vocabulary, self.seen, name=str(final))
 
 
 # ----------------------------------------------------------------------------- the job
@@ -378,7 +434,6 @@ def tag(inputs: Sequence[Path], study: Study, out: Path, batch_size: int = 1024,
                 flush()
         flush()
         bar.close()
-        outputs.check()
     if echoed is not None:
         echoed.update(outputs.echoed)
     counts.converted = tagged
