@@ -37,7 +37,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from abgd.columns import float32_columns, string_array
 from abgd.features import FEATURE_NAMES, FEATURE_SCHEMA_VERSION, N_FEATURES, FeatureError
 from abgd.features import parse_document as _parse_document
 from abgd.io import atomic_open, atomic_path
@@ -51,6 +50,7 @@ from abgd.members import (
     iter_members,
 )
 from abgd.progress import add_threads, add_verbose, progress, setup_logging
+from abgd.tables import float32_columns, string_array
 
 log = logging.getLogger("abgd.convert")
 
@@ -65,7 +65,7 @@ def parquet_schema() -> pa.Schema:
 
 def _record_batch(schema: pa.Schema, mbids: list[str], matrix: np.ndarray) -> pa.RecordBatch:
     # from the buffers: pa.array would import pandas (0.3-0.5 s) at the first, often the only,
-    # batch of a part, when the archive is already decoded (see abgd.columns)
+    # batch of a part, when the archive is already decoded (see abgd.tables)
     arrays = [string_array(mbids), *float32_columns(matrix)]
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 

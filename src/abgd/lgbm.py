@@ -42,7 +42,7 @@ import pyarrow.parquet as pq
 
 from abgd.io import atomic_path
 from abgd.progress import progress
-from abgd.tables import float32_array, numeric_array, read_parquet, string_array
+from abgd.tables import float32_columns, numeric_array, read_parquet, string_array
 
 if TYPE_CHECKING:  # LightGBM loads where it trains: merge_scores never needs it
     import lightgbm as lgb
@@ -248,8 +248,7 @@ def write_score_table(path: str | os.PathLike[str], mbids: Sequence[str], labels
     if scores.shape != (len(mbids), len(labels)):
         raise ValueError(f"{path}: scores {scores.shape} do not match {len(mbids)} rows × "
                          f"{len(labels)} labels")
-    columns = [string_array(mbids)]
-    columns += [float32_array(scores[:, j]) for j in range(len(labels))]
+    columns = [string_array(mbids), *float32_columns(scores)]
     schema = pa.schema([pa.field("mbid", pa.string()),
                         *(pa.field(label, pa.float32()) for label in labels)])
     metadata = {BEST_ITERATIONS_KEY: json.dumps(best_iterations, sort_keys=True,

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from abgd.io import atomic_path
-from abgd.tables import float32_array, numeric_array, read_parquet, string_array
+from abgd.tables import float32_columns, numeric_array, read_parquet, string_array
 
 
 def read_scores(path: str | os.PathLike[str]) -> tuple[np.ndarray, list[str], np.ndarray]:
@@ -45,8 +45,7 @@ def read_scores(path: str | os.PathLike[str]) -> tuple[np.ndarray, list[str], np
 def write_scores(path: str | os.PathLike[str], mbids: Sequence[str], labels: Sequence[str],
                  scores: np.ndarray) -> None:
     """One ``mbid`` column, then one float32 column per label, written atomically."""
-    columns = [string_array(list(mbids))]
-    columns += [float32_array(scores[:, j]) for j in range(scores.shape[1])]
+    columns = [string_array(list(mbids)), *float32_columns(scores)]
     table = pa.Table.from_arrays(columns, names=["mbid", *labels])
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp)

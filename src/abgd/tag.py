@@ -57,7 +57,6 @@ from abgd.audio import (
     keep_json,
 )
 from abgd.audio_mapping import MappingError
-from abgd.columns import float32_columns, int32_array, string_array
 from abgd.decoding import HIERARCHIES, decode_scores, parent_ratio_for, thresholds_for
 from abgd.features import N_FEATURES, FeatureError, parse_document
 from abgd.inference import configure_torch, load_network
@@ -73,6 +72,7 @@ from abgd.members import (
 )
 from abgd.nets import GenreNet
 from abgd.progress import add_threads, add_verbose, progress, setup_logging
+from abgd.tables import float32_columns, int32_array, string_array
 
 log = logging.getLogger("abgd.tag")
 SYSTEMS = ("single", "fusion")
@@ -355,7 +355,7 @@ class Outputs:
         first_ids = [mbids[i] for i in first]
         check_ids(first_ids, self.run_paths)
         line_order = np.argsort(np.asarray(first_ids, dtype=str), kind="stable").tolist()
-        # from the buffers (abgd.columns): pa.array would import pandas and, per call, ask
+        # from the buffers (abgd.tables): pa.array would import pandas and, per call, ask
         # whether its input is a pandas object, for each of the ~3400 label columns of a batch
         ids, subs = string_array(mbids), int32_array(submissions)
         for system in self.study.systems:
