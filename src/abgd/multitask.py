@@ -16,7 +16,6 @@ the heads of the sources whose fit part holds it (training) or whose holdout par
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 import lightning as L
@@ -29,7 +28,7 @@ from abgd.inference import configure_torch
 from abgd.lit_module import GenreClassifier
 from abgd.metrics import macro_roc_auc
 from abgd.nets import IndexBatches, fit_scaler
-from abgd.training import TrainConfig, TrainResult, fit_module
+from abgd.training import TrainConfig, TrainResult, fit_module, run_metrics
 from abgd.union import FIT, HOLDOUT, Union
 
 
@@ -174,22 +173,9 @@ def train_multitask(x: np.ndarray, union: Union, model_params: dict[str, Any],
         per_source[head] = {"holdout_macro_roc_auc": auc, "holdout_auc_labels": n_auc,
                             "n_fit": int((union.parts[:, h] == FIT).sum()),
                             "n_holdout": len(rows_h), "n_labels": len(columns)}
-    train_seconds = sum(e["train_seconds"] for e in recorder.epochs)
-    metrics = {
-        "best_epoch": recorder.best_epoch,
-        "best_holdout_loss": recorder.best_loss,
-        "epochs_run": len(recorder.epochs),
-        "stopped_early": len(recorder.epochs) < config.max_epochs,
-        "sources": per_source,
-        "n_union": len(union.mbids),
-        "n_fit": len(fit_rows),
-        "n_holdout": len(holdout_rows),
-        "n_fit_and_holdout": union.crossing(),
-        "n_labels": len(union.labels),
-        "samples_per_second": len(fit_rows) * len(recorder.epochs) / max(train_seconds, 1e-9),
-        "wall_seconds": wall,
-        "device": device,
-        "config": asdict(config),
-        "model": dict(module.hparams, labels=len(union.labels)),
-    }
+    metrics = run_metrics(recorder, config, module, n_fit=len(fit_rows), wall=wall,
+                          device=device)
+    metrics.update({"sources": per_source, "n_union": len(union.mbids),
+                    "n_fit": len(fit_rows), "n_holdout": len(holdout_rows),
+                    "n_fit_and_holdout": union.crossing(), "n_labels": len(union.labels)})
     return TrainResult(module=module, epochs=recorder.epochs, metrics=metrics)

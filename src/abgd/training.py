@@ -168,24 +168,31 @@ def train(x: np.ndarray, y: np.ndarray, fit_rows: np.ndarray, holdout_rows: np.n
     module = module.cpu().eval()
     holdout_scores = score_rows(module, xt, np.asarray(holdout_rows), config.holdout_batch_size)
     auc, n_auc = macro_roc_auc(np.asarray(y)[np.asarray(holdout_rows)], holdout_scores)
+    metrics = run_metrics(recorder, config, module, n_fit=len(fit_rows), wall=wall,
+                          device=device)
+    metrics.update({"holdout_macro_roc_auc": auc, "holdout_auc_labels": n_auc,
+                    "n_labels": len(labels), "n_fit": len(fit_rows),
+                    "n_holdout": len(holdout_rows)})
+    return TrainResult(module=module, epochs=recorder.epochs, metrics=metrics)
+
+
+def run_metrics(recorder: EpochRecorder, config: TrainConfig, module: GenreClassifier,
+                n_fit: int, wall: float, device: str) -> dict[str, Any]:
+    """The ``metrics.json`` entries every network job reports about its fit: best epoch, early
+    stop, throughput (fit rows per second of batches), wall time, device, configuration and
+    hyper-parameters. Shared by ``train`` and ``abgd.multitask`` so the two cannot drift."""
     train_seconds = sum(e["train_seconds"] for e in recorder.epochs)
-    metrics = {
+    return {
         "best_epoch": recorder.best_epoch,
         "best_holdout_loss": recorder.best_loss,
         "epochs_run": len(recorder.epochs),
         "stopped_early": len(recorder.epochs) < config.max_epochs,
-        "holdout_macro_roc_auc": auc,
-        "holdout_auc_labels": n_auc,
-        "n_labels": len(labels),
-        "n_fit": len(fit_rows),
-        "n_holdout": len(holdout_rows),
-        "samples_per_second": len(fit_rows) * len(recorder.epochs) / max(train_seconds, 1e-9),
+        "samples_per_second": n_fit * len(recorder.epochs) / max(train_seconds, 1e-9),
         "wall_seconds": wall,
         "device": device,
         "config": asdict(config),
-        "model": dict(module.hparams, labels=len(labels)),
+        "model": dict(module.hparams, labels=len(module.labels)),
     }
-    return TrainResult(module=module, epochs=recorder.epochs, metrics=metrics)
 
 
 def save_checkpoint(module: GenreClassifier, path: str | os.PathLike[str]) -> None:

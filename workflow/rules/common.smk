@@ -444,6 +444,23 @@ def mem_mb_from_input(factor, floor_mb):
     return mem_mb
 
 
+def mem_mb_from_manifest(factor, floor_mb, libraries_mb=1500):
+    """Memory of a job holding the rows of `input.features` (a manifest) as one float32 matrix:
+    `factor` × rows × 2669 × 4 bytes plus its libraries. The manifest is a few kB however
+    large its Parquet parts are, so `input.size_mb` cannot say this; a manifest not written yet
+    (dry run) leaves the value to be computed when the job is scheduled."""
+
+    def mem_mb(wildcards, input, attempt):
+        import json
+
+        with open(input.features) as handle:
+            rows = json.load(handle)["unique_rows"]
+        need = libraries_mb + factor * rows * 2669 * 4 / 1e6
+        return int(max(floor_mb, need) * (1 + 0.5 * (attempt - 1)))
+
+    return mem_mb
+
+
 # ---------------------------------------------------------------- tag
 
 TAG_SYSTEMS = ["single", "fusion"]

@@ -140,8 +140,8 @@ rule train_multitask:
         ENV
     threads: 2
     resources:
-        # One float32 copy of the union's features plus uint8 targets (README, "Scale").
-        mem_mb=mem_mb_from_input(1.5, 2000),
+        # Peak ≤ 1.3 × the union's float32 features (benchmarks/bench_multitask.py, README).
+        mem_mb=mem_mb_from_manifest(1.3, 2000),
         runtime=480,
         gpu=GPU,
     params:
