@@ -13,6 +13,11 @@ is checked in one of these ways:
 - **dry-run**: marked ``<!-- doc-test: dry-run: reason -->`` right above the block, with the
   reason also written for readers. Every ``snakemake`` command gets ``--dry-run``, any other
   command ``--help`` (so the program and its options are checked, not its work).
+- **slurm**: marked ``<!-- doc-test: slurm: reason -->``, for commands that submit to SLURM.
+  They run only against a live cluster: ``tests/cluster/run_slurm_demo.sh`` (CI, after
+  ``make test``) starts a one-node cluster and, once ``sinfo`` shows its node idle, runs
+  ``test_slurm_block`` with ``ABGD_SLURM_LIVE=1``; that run *is* CI's cluster run. Elsewhere they
+  are skipped with the marker's reason, and counted apart from the skips.
 - **skip**: marked ``<!-- doc-test: skip: reason -->``, with the reason written for readers;
   counted, at most ``MAX_SKIPPED`` and none in the Quick start.
 
@@ -26,7 +31,16 @@ Commands run exactly as written apart from these substitutions, which the test a
    ``--configfile tests/config/tiny.yaml``. The copied checkout links ``results/tiny``,
    ``resources/tiny`` and ``.snakemake`` to the study's, so it looks like a clone after the
    study ran;
-3. a command whose comment says ``venv activated`` runs with that bin folder first on PATH.
+3. a command whose comment says ``venv activated`` runs with that bin folder first on PATH;
+4. in a **slurm** block, the study is ``tests/cluster/slurm.yaml`` (the smallest study with every
+   stage; ``ABGD_SLURM_CONFIG`` names another) instead of the tiny one, ``<partition>`` and
+   ``<account>`` become the live cluster's (``ABGD_SLURM_PARTITION``, ``ABGD_SLURM_ACCOUNT``; an
+   empty account drops the ``slurm_account=<account>`` word, for a cluster without accounts),
+   and the cluster's own settings (``ABGD_SLURM_SITE_ARGS``, e.g. ``--slurm-status-command
+   squeue`` where there is no ``sacct``) are appended, as a site would put them in its profile.
+   The blocks run one after the other in one copied checkout (``ABGD_SLURM_DOCROOT``, kept for
+   the script's checks): the first runs the whole study, and before each later one an
+   evaluation file is deleted, so that every block submits at least one SLURM job.
 
 The real study's command (Zenodo, 30 GB) is a dry run, and then one real ``download`` job of it
 runs with the same configuration file, its URL template pointed at the tiny study's local
@@ -38,6 +52,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import tomllib
 import wave
@@ -55,7 +70,8 @@ SHELL = {"sh", "bash", "console", "shell"}
 CHECKED = SHELL | {"python"}
 MAX_SKIPPED = 5
 TINY = "tests/config/tiny.yaml"
-MARKER = re.compile(r"<!--\s*doc-test:\s*(skip|dry-run)\s*:\s*(.+?)\s*-->")
+SLURM_STUDY = "tests/cluster/slurm.yaml"
+MARKER = re.compile(r"<!--\s*doc-test:\s*(skip|dry-run|slurm)\s*:\s*(.+?)\s*-->")
 PINNED = re.compile(r"([A-Za-z][\w-]*)(?:==| )(\d+\.\d+[\w.]*)")
 FENCE = re.compile(r"^(\s*)```\s*([\w-]*)")
 
@@ -66,7 +82,7 @@ class Block:
     line: int  # line of the opening fence, 1-based
     lang: str
     text: str
-    mode: str  # run | dry-run | skip
+    mode: str  # run | dry-run | slurm | skip
     reason: str
     section: str  # the nearest ## heading above
 
@@ -145,18 +161,56 @@ def is_snakemake(argv: list[str]) -> bool:
     return Path(program).name == "snakemake"
 
 
-def prepare(command: str, mode: str, bin_dir: Path) -> str:
-    """A command as the test runs it: substituted, aimed at the tiny config, dry-run if asked.
+@dataclass(frozen=True)
+class Site:
+    """A live SLURM cluster's values for a slurm block (substitution 4 of the docstring)."""
+
+    partition: str
+    account: str  # '' for a cluster without accounts
+    args: str  # the cluster's own settings, appended
+    study: str = SLURM_STUDY
+
+
+def on_cluster(text: str, site: Site) -> str:
+    """`<partition>` and `<account>` replaced by the cluster's (substitution 4)."""
+    if site.account:
+        text = text.replace("<account>", site.account)
+    else:
+        text = re.sub(r"\s*\bslurm_account=<account>", "", text)
+    return text.replace("<partition>", site.partition)
+
+
+def prepare(command: str, mode: str, bin_dir: Path, site: Site | None = None) -> str:
+    """A command as the test runs it: substituted, aimed at the test's study, dry-run if asked.
 
     The text stays the reader's (quotes, globs); only words are inserted or appended.
     """
     text = split_comment(substitute(command, bin_dir))[0]
+    if mode == "slurm":
+        assert site is not None, "a slurm block needs the live cluster's values"
+        text = on_cluster(text, site)
     argv = words(text)
+    study = site.study if mode == "slurm" and site is not None else TINY
     if is_snakemake(argv) and not any(w.startswith("--configfile") for w in argv):
-        text = re.sub(r"(\S*snakemake)(?=\s|$)", rf"\1 --configfile {TINY}", text, count=1)
+        text = re.sub(r"(\S*snakemake)(?=\s|$)", rf"\1 --configfile {study}", text, count=1)
     if mode == "dry-run":
         text += " --dry-run" if is_snakemake(argv) else " --help"
+    if mode == "slurm" and site is not None and site.args.strip():
+        text += " " + site.args.strip()
     return text
+
+
+def live_cluster() -> Site | None:
+    """The live cluster's values when ``ABGD_SLURM_LIVE=1`` (run_slurm_demo.sh), else None."""
+    if os.environ.get("ABGD_SLURM_LIVE") != "1":
+        return None
+    missing = [tool for tool in ("sbatch", "squeue", "sinfo")
+               if not shutil.which(tool, path=PLAIN_ENV["PATH"])]
+    assert not missing, f"ABGD_SLURM_LIVE=1 but {missing} not on {PLAIN_ENV['PATH']}"
+    return Site(partition=os.environ.get("ABGD_SLURM_PARTITION", ""),
+                account=os.environ.get("ABGD_SLURM_ACCOUNT", ""),
+                args=os.environ.get("ABGD_SLURM_SITE_ARGS", ""),
+                study=os.environ.get("ABGD_SLURM_CONFIG") or SLURM_STUDY)
 
 
 def all_blocks() -> list[Block]:
@@ -195,6 +249,16 @@ def test_prepare_substitutes_and_adds_the_tiny_config() -> None:
         "/v/bin/python -m abgd.features f/*.json"
     assert prepare("PYTHONPATH=src .venv/bin/python x.py a", "dry-run", bin_dir) == \
         "PYTHONPATH=src /v/bin/python x.py a --help"
+    submit = (".venv/bin/snakemake --profile profiles/slurm --default-resources "
+              "slurm_partition=<partition> slurm_account=<account> mem_mb=2000")
+    site = Site("debug", "lab", "--slurm-status-command squeue")
+    assert prepare(submit, "slurm", bin_dir, site) == (
+        f"/v/bin/snakemake --configfile {SLURM_STUDY} --profile profiles/slurm "
+        "--default-resources slurm_partition=debug slurm_account=lab mem_mb=2000 "
+        "--slurm-status-command squeue")
+    assert prepare(submit, "slurm", bin_dir, Site("p", "", "")) == (
+        f"/v/bin/snakemake --configfile {SLURM_STUDY} --profile profiles/slurm "
+        "--default-resources slurm_partition=p mem_mb=2000")
     assert comment("pip install -e '.[a]'   # pkg 1.2 # more") == "# pkg 1.2 # more"
     assert split_comment("x '#a' \"b # c\" # d") == ("x '#a' \"b # c\"", "# d")
 
@@ -208,6 +272,23 @@ def test_documents_have_blocks_and_few_skips() -> None:
     assert len(blocks) >= 15, [b.where for b in blocks]
     assert len(skipped) <= MAX_SKIPPED, [f"{b.where}: {b.reason}" for b in skipped]
     assert not [b for b in skipped if b.section == "Quick start"]
+    on_cluster_only = [b for b in blocks if b.mode == "slurm"]
+    assert not [b for b in on_cluster_only if b.section == "Quick start"]
+
+
+def test_slurm_blocks_submit_the_study_through_the_profile() -> None:
+    """The slurm marker is for SLURM submissions only: the README's quick version is one.
+
+    Anything else marked so would be run by nobody but the cluster check, or by nobody at all.
+    """
+    marked = [b for b in all_blocks() if b.mode == "slurm"]
+    assert any(b.file == "README.md" and b.section == "Running on a cluster" for b in marked)
+    for block in marked:
+        assert block.lang in SHELL, block.where
+        for command in commands(block.text):
+            argv = words(command)
+            assert is_snakemake(argv) and "profiles/slurm" in argv, \
+                f"{block.where}: `{command}` is not a snakemake --profile profiles/slurm command"
 
 
 def test_markers_sit_above_a_checked_block() -> None:
@@ -309,7 +390,8 @@ def run_python(block: Block, root: Path, bin_dir: Path) -> None:
         f"{result.stderr[-5000:]}")
 
 
-BLOCKS = [b for b in all_blocks() if b.lang in CHECKED]
+BLOCKS = [b for b in all_blocks() if b.lang in CHECKED and b.mode != "slurm"]
+SLURM_BLOCKS = [b for b in all_blocks() if b.lang in CHECKED and b.mode == "slurm"]
 
 
 @pytest.mark.parametrize("block", BLOCKS, ids=[b.where for b in BLOCKS])
@@ -322,6 +404,44 @@ def test_block(block: Block, docroot: Path) -> None:
         run_python(block, docroot, BIN)
     else:
         run_shell(block, docroot, BIN)
+
+
+# ------------------------------------------------------------------ SLURM blocks, on a live cluster
+
+
+@pytest.fixture(scope="module")
+def slurmroot(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copied checkout for the slurm blocks; ``ABGD_SLURM_DOCROOT`` keeps it for the caller."""
+    where = os.environ.get("ABGD_SLURM_DOCROOT")
+    root = Path(where) if where else tmp_path_factory.mktemp("slurmroot")
+    root.mkdir(parents=True, exist_ok=True)
+    return copy_checkout(root)
+
+
+@pytest.mark.parametrize("block", SLURM_BLOCKS, ids=[b.where for b in SLURM_BLOCKS])
+def test_slurm_block(block: Block, request: pytest.FixtureRequest) -> None:
+    """A SLURM block as pasted, through a live cluster (substitution 4 of the docstring)."""
+    site = live_cluster()
+    if site is None:
+        pytest.skip(f"{block.where}: {block.reason} (needs a live cluster: "
+                    "tests/cluster/run_slurm_demo.sh runs it with ABGD_SLURM_LIVE=1)")
+    root: Path = request.getfixturevalue("slurmroot")
+    # A later block would find the study done and submit nothing; one evaluation less makes it
+    # submit that job (and remake what depends on it, the same bytes).
+    done = sorted((root / "results").glob("*/evaluation/*/*-validation.json"))
+    if done:
+        done[0].unlink()
+    for command in commands(block.text):
+        prepared = prepare(command, "slurm", BIN, site)
+        result = subprocess.run(["bash", "-e", "-c", prepared], cwd=root, env=PLAIN_ENV,
+                                capture_output=True, text=True, check=False, timeout=3600)
+        with (root / "doc-test-slurm.log").open("a") as log:
+            log.write(f"=== {block.where}: {prepared}\n{result.stdout}{result.stderr}\n")
+        assert result.returncode == 0, (
+            f"{block.where}: `{command}` (run as `{prepared}`) exited with "
+            f"{result.returncode}\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}")
+        assert "submitted with SLURM jobid" in result.stdout + result.stderr, \
+            f"{block.where}: `{prepared}` submitted no SLURM job\n{result.stderr[-3000:]}"
 
 
 # ------------------------------------------------------------------ one job of the real study
@@ -352,6 +472,17 @@ def test_real_study_runs_one_download_job_against_a_local_mirror(docroot: Path, 
 # ------------------------------------------------------------------ figures quoted from the record
 
 
+def record_sections(record: str) -> dict[str, str]:
+    """The sections of benchmarks/RESULTS.md by benchmark name."""
+    return {body.split("\n", 1)[0].strip(): body
+            for body in re.split(r"^## ", record, flags=re.M)[1:]}
+
+
+def readme_section(readme: str, title: str) -> str:
+    """The text of one `## title` section of the README."""
+    return readme.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
 def test_readme_quotes_the_benchmark_record() -> None:
     """The README's figures taken from benchmarks/RESULTS.md are the record's current ones.
 
@@ -364,8 +495,25 @@ def test_readme_quotes_the_benchmark_record() -> None:
     assert walls, "no wall times in benchmarks/RESULTS.md"
     minutes = round(sum(walls) / 60)
     assert f"took {minutes} minutes" in readme, f"README.md: `make bench` took {minutes} min"
-    load = re.search(r"load average ([\d.]+) at start", record)
-    assert load and f"load average {load.group(1)}" in readme, "README.md: record's load average"
+    paragraph = readme.split("**The benchmark record.**", 1)[1].split("\n\n", 1)[0]
+    loads = set(re.findall(r"load average ([\d.]+) at start", record))
+    assert loads, "benchmarks/RESULTS.md: no load average"
+    for load in sorted(loads):  # every run the record's sections come from
+        assert re.search(rf"\b{re.escape(load)}\b", paragraph), \
+            f"README.md, 'The benchmark record': load average {load} of a run in the record"
     ratio = re.search(r"python\s+decode .* ratio ([\d.]+)", record)
     assert ratio and f"measures {ratio.group(1)} ×" in readme, \
         f"README.md: conversion / decode ratio of the record is {ratio and ratio.group(1)}"
+
+
+def test_readme_demo_run_time_is_the_records() -> None:
+    """The Quick start's demo run time is bench_demo's, with the load of the run that made it."""
+    demo = record_sections((ROOT / "benchmarks" / "RESULTS.md").read_text()).get("demo", "")
+    figure = re.search(r"current wall (\d+) s \((\d+) min (\d+) s\), (\d+) jobs", demo)
+    load = re.search(r"^Run: .*load average ([\d.]+) at start", demo, flags=re.M)
+    assert figure and load, "benchmarks/RESULTS.md: no demo section with a wall time (make bench)"
+    wall, minutes, seconds, jobs = (int(g) for g in figure.groups())
+    quick = readme_section((ROOT / "README.md").read_text(), "Quick start")
+    for quoted in (f"about {round(wall / 60)} minutes", f"{minutes} min {seconds} s",
+                   f"{jobs} jobs", f"load average {load.group(1)}", "bench_demo.py"):
+        assert quoted in quick, f"README.md, Quick start: the record says `{quoted}`"

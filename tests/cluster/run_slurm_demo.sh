@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # A small demo study through a real, single-node SLURM controller, then the same study
-# locally, and a comparison of the two: "runs on a cluster" shown rather than claimed.
+# locally, and a comparison of the two: "runs on a cluster" shown rather than claimed. The
+# cluster run is the documentation's SLURM blocks (README's quick version first), run as pasted
+# by tests/test_docs.py::test_slurm_block from a plain shell.
 #
 # Needs root (apt-get, daemons as root/munge). Exits 0 with a SKIP message only when the
 # SLURM packages cannot be installed; every other failure exits non-zero naming the step.
@@ -214,9 +216,22 @@ CONFIG="$SNAP/$CONFIG_REL"
 DATASET="$(awk '$1 == "dataset:" {print $2}' "$CONFIG")"
 
 STEP="study on SLURM and locally"
+# The cluster run is the documentation's SLURM blocks as a reader pastes them (README's quick
+# version first): tests/test_docs.py::test_slurm_block runs them from a plain shell in a copied
+# checkout ($CLUSTER), with this cluster's partition, the study $CONFIG_REL and the settings
+# below that any site without accounting would put in its profile.
 CLUSTER="$WORK/cluster"
 LOCAL="$WORK/local"
-mkdir -p "$CLUSTER" "$LOCAL"
+mkdir -p "$LOCAL"
+PARTITION="$(sinfo -h -o '%R' | head -n 1)"
+# --slurm-no-account --slurm-status-command squeue: this cluster has no accounting, hence no
+# account to give (the test drops the README's slurm_account=<account> word).
+# --slurm-keep-successful-logs: so the checks below can read what each job saw.
+# --slurm-init-seconds-before-status-checks 2: the default (40 s, growing by 10 s while
+# nothing finishes) is polite to a busy controller but makes a chain of short jobs take many
+# minutes; this private controller can be asked every two seconds.
+SITE_ARGS="--slurm-no-account --slurm-status-command squeue --slurm-keep-successful-logs"
+SITE_ARGS+=" --slurm-init-seconds-before-status-checks 2 ${ABGD_SLURM_ARGS:-}"
 t0=$SECONDS
 # The local run for the comparison goes alongside the cluster run: the cluster run spends much
 # of its time waiting (sbatch, srun, status polls), and both are deterministic whatever else
@@ -226,27 +241,25 @@ t0=$SECONDS
 (cd "$ROOT" && exec "$VENV/bin/snakemake" --snakefile "$ROOT/Snakefile" --configfile "$CONFIG" \
     --directory "$LOCAL" --cores "$CPUS") >"$WORK/local.log" 2>&1 &
 LOCAL_PID=$!
-# --slurm-keep-successful-logs: so the checks below can read what each job saw.
-# --slurm-no-account --slurm-status-command squeue: this cluster has no accounting.
-# --slurm-init-seconds-before-status-checks 2: the default (40 s, growing by 10 s while
-# nothing finishes) is polite to a busy controller but makes a chain of short jobs take many
-# minutes; this private controller can be asked every two seconds.
-(cd "$ROOT" && exec "$VENV/bin/snakemake" --snakefile "$ROOT/Snakefile" --configfile "$CONFIG" \
-    --directory "$CLUSTER" --profile profiles/slurm \
-    --slurm-no-account --slurm-status-command squeue --slurm-keep-successful-logs \
-    --slurm-init-seconds-before-status-checks 2 ${ABGD_SLURM_ARGS:-}) >"$WORK/cluster.log" 2>&1 &
+(cd "$ROOT_RUN" && ABGD_SLURM_LIVE=1 ABGD_SLURM_PARTITION="$PARTITION" ABGD_SLURM_ACCOUNT="" \
+    ABGD_SLURM_SITE_ARGS="$SITE_ARGS" ABGD_SLURM_CONFIG="$CONFIG_REL" ABGD_SLURM_DOCROOT="$CLUSTER" \
+    exec "$VENV/bin/python" -m pytest -q -rs -p no:cacheprovider \
+    tests/test_docs.py::test_slurm_block) >"$WORK/cluster.log" 2>&1 &
 SMK_PID=$!
-wait "$SMK_PID" || fail "snakemake --profile profiles/slurm (see $WORK/cluster.log)"
+wait "$SMK_PID" || fail "the documentation's SLURM blocks (see $WORK/cluster.log, $CLUSTER/doc-test-slurm.log)"
 SMK_PID=""
-log "SLURM run finished in $((SECONDS - t0)) s"
+grep -q ' passed' "$WORK/cluster.log" && ! grep -q ' skipped' "$WORK/cluster.log" \
+    || fail "a SLURM block did not run (see $WORK/cluster.log)"
+log "SLURM run ($(grep -E '[0-9]+ passed' "$WORK/cluster.log" | tail -n 1)) finished in $((SECONDS - t0)) s"
 wait "$LOCAL_PID" || fail "local snakemake (see $WORK/local.log)"
 LOCAL_PID=""
 log "local run finished after $((SECONDS - t0)) s"
 
 STEP="check the jobs ran under SLURM"
-submitted="$(grep -c 'Job .* has been submitted with SLURM jobid' "$WORK/cluster.log" || true)"
-((submitted > 0)) || fail "no job was submitted to SLURM (see $WORK/cluster.log)"
-inner="$(grep -c '^Finished jobid' "$WORK/cluster.log" || true)"
+DOCLOG="$CLUSTER/doc-test-slurm.log"
+submitted="$(grep -c 'Job .* has been submitted with SLURM jobid' "$DOCLOG" || true)"
+((submitted > 0)) || fail "no job was submitted to SLURM (see $DOCLOG)"
+inner="$(grep -c '^Finished jobid' "$DOCLOG" || true)"
 log "$submitted SLURM jobs for $inner workflow jobs; $(squeue -h -t CD -o %i | wc -l) completed in squeue"
 log_one="$(find "$CLUSTER/.snakemake/slurm_logs/rule_train_single" -name '*.log' | head -n 1)"
 [[ -n "$log_one" ]] || fail "no SLURM log kept for train_single"
