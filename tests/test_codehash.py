@@ -74,3 +74,47 @@ def test_real_steps_see_what_they_use() -> None:
         assert "abgd.training" in closure(src, f"abgd.{step}")
     for step in ("download", "convert", "split", "demo", "groundtruth", "manifest"):
         assert "abgd.training" not in closure(src, f"abgd.{step}"), step
+
+
+PACKAGE_STEP = {
+    **FILES,
+    "abgd/pkg/__init__.py": '"""A package step."""\nfrom abgd.pkg.world import make\n',
+    "abgd/pkg/world.py": "from abgd import deep\n\n\ndef make():\n    return deep.VALUE\n",
+    "abgd/pkg/__main__.py": "from abgd.pkg.cli import main\n\nraise SystemExit(main())\n",
+    "abgd/pkg/cli.py": "def main():\n    return 0\n",
+    "abgd/pkg/sub/__init__.py": "",
+    "abgd/pkg/sub/extra.py": "EXTRA = 1\n",
+}
+
+
+def test_a_package_step_counts_all_its_files(tmp_path: Path) -> None:
+    """`python -m abgd.pkg` runs `__main__`, which `__init__` does not import."""
+    src = _package(tmp_path, PACKAGE_STEP)
+    assert closure(src, "abgd.pkg") == [
+        "abgd", "abgd.deep", "abgd.pkg", "abgd.pkg.__main__", "abgd.pkg.cli", "abgd.pkg.sub",
+        "abgd.pkg.sub.extra", "abgd.pkg.world"]
+
+
+@pytest.mark.parametrize(("name", "text", "changes"), [
+    ("abgd/pkg/__main__.py", "from abgd.pkg.cli import main\n\nraise SystemExit(main() + 1)\n",
+     True),
+    ("abgd/pkg/cli.py", "def main():\n    return 1\n", True),      # only __main__ imports it
+    ("abgd/pkg/sub/extra.py", "EXTRA = 2\n", True),                 # imported by nothing
+    ("abgd/deep.py", "VALUE = 2\n", True),                          # what the package imports
+    ("abgd/other.py", "OTHER = 3\n", False),
+    ("abgd/pkg/cli.py", "def main():\n    # a comment\n    return 0\n", False),
+])
+def test_editing_any_file_of_a_package_step_changes_its_hash(tmp_path: Path, name: str,
+                                                             text: str, changes: bool) -> None:
+    src = _package(tmp_path, PACKAGE_STEP)
+    before = code_hash(src, "abgd.pkg")
+    (src / name).write_text(text)
+    assert (code_hash(src, "abgd.pkg") != before) is changes
+
+
+def test_the_demo_package_is_hashed_over_all_its_files() -> None:
+    src = ROOT / "src"
+    files = {f"abgd.demo.{path.stem}" for path in (src / "abgd" / "demo").glob("*.py")
+             if path.stem != "__init__"}
+    assert files >= {"abgd.demo.__main__", "abgd.demo.cli", "abgd.demo.world"}
+    assert files <= set(closure(src, "abgd.demo"))

@@ -107,7 +107,7 @@ def test_archives_hold_right_prefixes_with_directory_entries(mirrors):
             assert mbid[0] in arch.digits
             assert m.name == release.member_path(arch.split, mbid)
             assert f"{root}/{mbid[:2]}" in dirs
-            assert (m.mtime, m.uid, m.gid, m.uname) == (demo.MTIME, 1000, 1000, "abgd")
+            assert (m.mtime, m.uid, m.gid, m.uname) == (demo.archives.MTIME, 1000, 1000, "abgd")
             seen.append((arch.split, mbid))
         assert [m.name for m in files] == sorted(m.name for m in files)
     # every recording exactly once, in its release group's split
@@ -344,7 +344,7 @@ def test_default_latent_vectors_bit_identical_to_the_old_loop():
 
 
 # -- the shaped taxonomy (real label shape per source, spec §1.5) ----------------------------------
-# Spec §1.5 typed out here, independently of demo.SHAPED_GENRES.
+# Spec §1.5 typed out here, independently of demo.shaped.SHAPED_GENRES.
 SPEC_GENRES = {
     "allmusic": "avant-garde|blues|children's|classical|comedy/spoken|country|easy listening|"
                 "electronic|folk|holiday|international|jazz|latin|new age|pop/rock|r&b|rap|"
@@ -467,18 +467,19 @@ def test_shaped_latent_vectors_carry_the_styles(shaped):
 
 
 def test_shaped_genre_tags_use_the_shaped_names(shaped, tmp_path):
-    jobs = demo._archive_jobs(shaped, tmp_path, seed=11)
+    jobs = demo.archives._archive_jobs(shaped, tmp_path, seed=11)
     tags = {info.genre_tag for job in jobs for info in job.infos} - {None}
-    names = {row[0] for row in demo.SHAPED_GENRES}
+    names = {row[0] for row in demo.shaped.SHAPED_GENRES}
     assert tags <= names
     assert tags - {name for name, _, _ in demo.LATENT}  # beyond the 12 demo genres
 
 
 def test_taxonomy_option():
-    assert demo.parse_args(["--out", "x"]).taxonomy == "demo"
-    assert demo.parse_args(["--out", "x", "--taxonomy", "shaped"]).taxonomy == "shaped"
+    parse_args = demo.build_parser().parse_args
+    assert parse_args(["--out", "x"]).taxonomy == "demo"
+    assert parse_args(["--out", "x", "--taxonomy", "shaped"]).taxonomy == "shaped"
     with pytest.raises(SystemExit):
-        demo.parse_args(["--out", "x", "--taxonomy", "real"])
+        parse_args(["--out", "x", "--taxonomy", "real"])
     with pytest.raises(ValueError, match="taxonomy"):
         demo.make_world(100, seed=0, taxonomy="real")
 

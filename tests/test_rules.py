@@ -61,9 +61,15 @@ def _added_flags(node: ast.AST) -> set[str]:
 
 
 def _flags(step: str) -> set[str]:
-    """The step's options, read from its code (and from parser helpers it imports), not run."""
-    tree = ast.parse((SRC / "abgd" / f"{step}.py").read_text())
-    return _added_flags(tree) | _helper_flags(tree)
+    """The step's options, read from its code (and from parser helpers it imports), not run;
+    a package step (``abgd.demo``) from every file of it."""
+    package = SRC / "abgd" / step
+    files = sorted(package.glob("*.py")) if package.is_dir() else [SRC / "abgd" / f"{step}.py"]
+    flags: set[str] = set()
+    for path in files:
+        tree = ast.parse(path.read_text())
+        flags |= _added_flags(tree) | _helper_flags(tree)
+    return flags
 
 
 def _helper_flags(tree: ast.AST, depth: int = 3) -> set[str]:

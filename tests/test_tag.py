@@ -34,7 +34,7 @@ def docs() -> list[tuple[str, bytes]]:
     out = []
     for _ in range(7):
         doc = demo.make_document(rng)
-        out.append((demo._uuid(rng), demo.dumps_document(doc)))
+        out.append((demo.documents._uuid(rng), demo.dumps_document(doc)))
     return sorted(out)
 
 

@@ -16,6 +16,7 @@ import gzip
 import hashlib
 import io
 import json
+import logging
 import re
 import subprocess
 import sys
@@ -25,7 +26,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from abgd.io import atomic_path, md5_file
-from abgd.progress import setup_logging
+from abgd.progress import parse_step_args, step_parser
+
+log = logging.getLogger("abgd.archive")
 
 # Relative to results/<dataset>/: what a reader of the paper needs, not the models or features.
 INCLUDE = (
@@ -198,7 +201,7 @@ def _print_claims(bundle: Path, claims: dict[str, object]) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="abgd.archive", description=__doc__.split("\n")[0])
+    parser = step_parser(prog="abgd.archive", description=__doc__.split("\n")[0])
     parser.add_argument("--verify", type=Path, metavar="BUNDLE",
                         help="check a bundle against its README and print what it claims")
     parser.add_argument("--results", type=Path, help="results/<dataset> folder")
@@ -214,8 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    log = setup_logging()
+    args = parse_step_args(parser, argv)
     if args.verify:
         try:
             claims = verify(args.verify)

@@ -21,7 +21,7 @@ import numpy as np
 from scipy import sparse
 
 from abgd.labels import is_subgenre, label_matrix_strict, read_groundtruth
-from abgd.progress import add_verbose, setup_logging
+from abgd.progress import parse_step_args, step_parser
 from abgd.runs import write_run
 
 LOG = logging.getLogger("abgd.baselines")
@@ -57,8 +57,8 @@ def baseline_run(kind: str, train_labels: Sequence[Sequence[str]], n: int,
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m abgd.baselines",
-                                     description="Write a random or popularity baseline run.")
+    parser = step_parser(prog="python -m abgd.baselines",
+                         description="Write a random or popularity baseline run.")
     parser.add_argument("--train-groundtruth", required=True, type=Path,
                         help="training ground-truth Parquet (label distribution)")
     parser.add_argument("--groundtruth", required=True, type=Path,
@@ -66,13 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--kind", required=True, choices=("random", "popularity"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", required=True, type=Path, help="run file (TSV) to write")
-    add_verbose(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    setup_logging(args.verbose)
+    args = parse_step_args(build_parser(), argv)
     _, train_labels = read_groundtruth(args.train_groundtruth)
     eval_ids, _ = read_groundtruth(args.groundtruth)
     rows = baseline_run(args.kind, train_labels, len(eval_ids), args.seed)

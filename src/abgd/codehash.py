@@ -2,9 +2,9 @@
 
 Snakemake reruns a job when its `shell:` text changes, but every rule's text is
 `python -m abgd.<step> ...`: the step's code is not in it. The workflow therefore passes each
-rule, as a `params:` value, the hash of its step module and of every `abgd` module that module
-imports, directly or not (found by reading the `import` statements, also those inside
-functions, with `ast`; nothing is imported).
+rule, as a `params:` value, the hash of its step module (every file of it, for a package step
+such as `abgd.demo`) and of every `abgd` module that module imports, directly or not (found by
+reading the `import` statements, also those inside functions, with `ast`; nothing is imported).
 
 What counts is the code as Python sees it: each module is parsed and its `ast.dump` hashed, with
 docstrings removed. Editing comments, blank lines, formatting or docstrings changes nothing;
@@ -72,11 +72,30 @@ def imported_modules(tree: ast.AST, module: str, is_package: bool = False) -> se
     return names
 
 
+def package_modules(src: Path, module: str) -> list[str]:
+    """Every module of package `module` (its `__init__`, `__main__` and submodules, at any
+    depth); none when `module` is a plain module."""
+    path = module_path(src, module)
+    if path is None or path.name != "__init__.py":
+        return []
+    found = []
+    for file in sorted(path.parent.rglob("*.py")):
+        parts = file.relative_to(path.parent).with_suffix("").parts
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        found.append(".".join([module, *parts]))
+    return found
+
+
 def closure(src: Path, module: str) -> list[str]:
-    """`module` and every `abgd` module it imports, transitively, sorted."""
+    """`module` and every `abgd` module it imports, transitively, sorted.
+
+    A package run with `python -m` runs its `__main__`, which its `__init__` need not import:
+    for a package, every file of it counts (and what those import).
+    """
     src = Path(src)
     seen: set[str] = set()
-    todo = [module]
+    todo = [module, *package_modules(src, module)]
     while todo:
         name = todo.pop()
         if name in seen:

@@ -29,7 +29,7 @@ from abgd.inputs import (
 )
 from abgd.io import provenance, read_json, write_json
 from abgd.plugins import PluginError, check_scores, load
-from abgd.progress import add_verbose, setup_logging
+from abgd.progress import add_verbose, parse_step_args
 from abgd.scores import write_scores
 
 log = logging.getLogger("abgd.custom")
@@ -118,8 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    setup_logging(args.verbose)
+    args = parse_step_args(parser, argv)
     try:
         params = json.loads(args.params)
     except json.JSONDecodeError as error:

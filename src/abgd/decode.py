@@ -14,7 +14,7 @@ import numpy as np
 
 from abgd.decoding import HIERARCHIES, decode_scores, parent_ratio_for, thresholds_for
 from abgd.io import read_json
-from abgd.progress import add_verbose, setup_logging
+from abgd.progress import parse_step_args, step_parser
 from abgd.runs import write_run
 from abgd.scores import read_scores
 
@@ -22,8 +22,7 @@ LOG = logging.getLogger("abgd.decode")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m abgd.decode", description=__doc__.split(
-        "\n")[0])
+    parser = step_parser(prog="python -m abgd.decode", description=__doc__.split("\n")[0])
     parser.add_argument("--scores", required=True, type=Path, help="score Parquet")
     parser.add_argument("--thresholds", required=True, type=Path, help="thresholds JSON")
     parser.add_argument("--decoding", required=True, choices=("per_label", "global"))
@@ -34,13 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="r for --hierarchy consistent (default: the thresholds JSON's "
                         "hierarchy.<decoding>.parent_threshold_ratio)")
     parser.add_argument("--out", required=True, type=Path, help="run file (TSV) to write")
-    add_verbose(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    setup_logging(args.verbose)
+    args = parse_step_args(build_parser(), argv)
     ids, labels, scores = read_scores(args.scores)
     config = read_json(args.thresholds)
     thresholds = thresholds_for(config, labels, args.decoding, str(args.thresholds))

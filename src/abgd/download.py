@@ -36,7 +36,7 @@ from typing import BinaryIO
 
 from abgd import __version__
 from abgd.io import md5_file
-from abgd.progress import add_verbose, progress, setup_logging
+from abgd.progress import parse_step_args, progress, step_parser
 
 log = logging.getLogger("abgd.download")
 
@@ -531,7 +531,7 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = step_parser(
         prog="python -m abgd.download",
         description="Download one release file resumably and publish it only after md5 checks.",
     )
@@ -549,13 +549,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="first retry delay in s, doubled each retry (default 2.0)")
     parser.add_argument("--timeout", type=float, default=60.0,
                         help="socket timeout in s (default 60)")
-    add_verbose(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    setup_logging(args.verbose)
+    args = parse_step_args(build_parser(), argv)
     try:
         expected = args.md5
         if args.md5sums is not None:

@@ -23,7 +23,7 @@ from abgd.inference import configure_torch, load_network, score_rows
 from abgd.inputs import read_features
 from abgd.io import atomic_path
 from abgd.nets import GenreNetMixin
-from abgd.progress import add_threads, add_verbose, progress, setup_logging
+from abgd.progress import add_threads, parse_step_args, progress, step_parser
 from abgd.tables import read_parquet
 
 log = logging.getLogger("abgd.embed")
@@ -85,7 +85,7 @@ def write_embeddings(path: str | os.PathLike[str], mbids: Sequence[str], values:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m abgd.embed", description=__doc__)
+    parser = step_parser(prog="python -m abgd.embed", description=__doc__)
     parser.add_argument("--model-dir", required=True, help="single-source model folder")
     parser.add_argument("--features", nargs="+", required=True,
                         help="feature Parquet parts or .manifest.json files")
@@ -96,13 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--chunk-rows", type=int, default=65536,
                         help="feature rows read at once (bounds memory)")
     add_threads(parser, None)
-    add_verbose(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    setup_logging(args.verbose)
+    args = parse_step_args(build_parser(), argv)
     configure_torch(args.threads, "cpu")
     module = load_network(args.model_dir)
     mbids = unique_mbids(args.groundtruth)

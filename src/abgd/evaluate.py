@@ -12,16 +12,16 @@ import math
 from pathlib import Path
 from typing import Any
 
-from abgd.evaluation import evaluate_files, summary_text
+from abgd.evaluation import add_bootstrap_arguments, evaluate_files, summary_text
 from abgd.io import atomic_open, provenance, write_json
-from abgd.progress import add_verbose, setup_logging
+from abgd.progress import parse_step_args, step_parser
 
 LOG = logging.getLogger("abgd.evaluate")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m abgd.evaluate",
-                                     description="Official MediaEval metrics for one run file.")
+    parser = step_parser(prog="python -m abgd.evaluate",
+                         description="Official MediaEval metrics for one run file.")
     parser.add_argument("--groundtruth", required=True, type=Path, help="ground-truth Parquet")
     parser.add_argument("--run", required=True, type=Path, help="run file (TSV)")
     parser.add_argument("--scores", type=Path, help="score Parquet, for ROC AUC")
@@ -32,23 +32,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--hierarchy", choices=("none", "consistent"),
                         help="hierarchy step of the decoding (kept in the JSON)")
     parser.add_argument("--seed", type=int, help="seed used for the run (kept in the JSON)")
-    parser.add_argument("--bootstrap", type=int, default=0, metavar="B",
-                        help="bootstrap replicates over recordings for 95%% intervals of "
-                        "roc_auc, Ftrackall, Flabelall (default 0: none)")
-    parser.add_argument("--bootstrap-seed", type=int, default=0, metavar="S",
-                        help="seed of the bootstrap resampling (default 0)")
+    add_bootstrap_arguments(parser)
     parser.add_argument("--out", required=True, type=Path, help="evaluation JSON to write")
     parser.add_argument("--summary-text", type=Path,
                         help="also write eval.R's .results_summary text here")
-    add_verbose(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    setup_logging(args.verbose)
-    if args.bootstrap < 0:
-        raise SystemExit(f"--bootstrap must be >= 0, got {args.bootstrap}")
+    args = parse_step_args(build_parser(), argv)
     result = evaluate_files(args.groundtruth, args.run, args.scores, args.bootstrap,
                             args.bootstrap_seed)
     inputs = [str(p) for p in (args.groundtruth, args.run, args.scores) if p is not None]

@@ -21,6 +21,7 @@ replicate's macro averages, exactly as they would in a fresh evaluation of those
 
 from __future__ import annotations
 
+import argparse
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,6 +41,23 @@ if TYPE_CHECKING:
 
 HEADLINE = ("roc_auc", "Ftrackall", "Flabelall")
 _CELLS_PER_CHUNK = 1 << 22
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse type: a count that may be zero (``--bootstrap 0`` turns intervals off)."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text}")
+    return value
+
+
+def add_bootstrap_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--bootstrap B`` and ``--bootstrap-seed S``, as ``evaluate`` and ``score`` take them."""
+    parser.add_argument("--bootstrap", type=non_negative_int, default=0, metavar="B",
+                        help="bootstrap replicates over recordings for 95%% intervals of "
+                        "roc_auc, Ftrackall, Flabelall (default 0: none)")
+    parser.add_argument("--bootstrap-seed", type=int, default=0, metavar="S",
+                        help="seed of the bootstrap resampling (default 0)")
 
 
 def _clean(value: Any) -> Any:

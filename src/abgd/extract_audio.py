@@ -23,27 +23,24 @@ from abgd.audio import (
     keep_json,
 )
 from abgd.audio_mapping import MappingError
-from abgd.progress import add_verbose, setup_logging
+from abgd.progress import parse_step_args, step_parser
 
 log = logging.getLogger("abgd.extract_audio")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m abgd.extract_audio", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = step_parser(prog="python -m abgd.extract_audio", description=__doc__, raw=True)
     parser.add_argument("inputs", nargs="+", type=Path,
                         help="audio files (wav, flac, mp3, ogg, m4a) or folders of them")
     parser.add_argument("--out", type=Path, required=True, help="folder for <stem>.json")
     parser.add_argument("--tonal", choices=TONAL_CHOICES, default="release",
                         help="tonal features recomputed at the release's settings (default) or "
                              "Essentia 2.1b6's own")
-    add_verbose(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    setup_logging(args.verbose)
+    args = parse_step_args(build_parser(), argv)
     try:
         files = list(iter_audio(args.inputs))
     except AudioError as error:

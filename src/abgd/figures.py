@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +17,7 @@ import numpy as np
 
 from abgd.io import atomic_path, read_json
 from abgd.labels import label_matrix_lenient
-from abgd.progress import setup_logging
+from abgd.progress import parse_step_args, step_parser
 
 if TYPE_CHECKING:
     import matplotlib.pyplot as plt
@@ -116,8 +117,8 @@ def plot_training_curves(epochs: dict[tuple[str, str], Path], sources: list[str]
     _save(fig, out)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="abgd.figures", description=__doc__.split("\n")[0])
+def build_parser() -> argparse.ArgumentParser:
+    parser = step_parser(prog="abgd.figures", description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", nargs="+", type=Path, required=True,
                         help="models/<system>/<source>/epochs.csv files")
     parser.add_argument("--scores", nargs="+", type=Path, required=True,
@@ -129,8 +130,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sources", nargs="+", required=True)
     parser.add_argument("--systems", nargs="+", required=True)
     parser.add_argument("--out-dir", type=Path, required=True)
-    args = parser.parse_args(argv)
-    log = setup_logging()
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_step_args(build_parser(), argv)
+    log = logging.getLogger("abgd.figures")
 
     def key(path: Path) -> tuple[str, str]:
         # .../<system>/<source>[-<split>].<ext>: the folder names the system.

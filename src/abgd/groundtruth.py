@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from abgd import labels as lab
 from abgd.io import provenance, write_json
-from abgd.progress import add_verbose, setup_logging
+from abgd.progress import parse_step_args, step_parser
 
 if TYPE_CHECKING:  # annotations only; abgd.labels loads pandas when reading
     import pandas as pd
@@ -88,7 +88,7 @@ def restrict_to_features(frame: pd.DataFrame, available: set[str]) -> tuple[pd.D
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = step_parser(
         prog="python -m abgd.groundtruth",
         description="Official ground-truth TSVs of one source -> Parquet + summary JSON.",
     )
@@ -105,13 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="feature manifest(s)/Parquet of the validation split")
     parser.add_argument("--no-header", action="store_true",
                         help="the TSVs have no header line (excerpts, test fixtures)")
-    add_verbose(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    setup_logging(args.verbose)
+    args = parse_step_args(build_parser(), argv)
     header = not args.no_header
     train = lab.read_groundtruth_tsv(args.train, header=header)
     validation = lab.read_groundtruth_tsv(args.validation, header=header)

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from abgd.features import FEATURE_NAMES, FEATURE_SCHEMA_VERSION
 from abgd.io import md5_file, provenance, write_json
 from abgd.members import ERRORS_HEADER
-from abgd.progress import setup_logging
+from abgd.progress import parse_step_args, step_parser
 from abgd.tables import read_parquet
 
 log = logging.getLogger("abgd.manifest")
@@ -89,8 +89,8 @@ def build_manifest(parts: Sequence[Path], errors: Sequence[Path]) -> dict[str, A
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+def build_parser() -> argparse.ArgumentParser:
+    parser = step_parser(
         prog="python -m abgd.manifest",
         description="Describe the Parquet parts of one split (rows, md5s, errors, duplicates) "
         "in one JSON manifest that readers can open as a single dataset.",
@@ -100,8 +100,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--errors", type=Path, nargs="*", default=[],
                         help="the parts' errors TSV files")
     parser.add_argument("--out", type=Path, required=True, help="output manifest .json")
-    args = parser.parse_args(argv)
-    setup_logging()
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_step_args(build_parser(), argv)
     try:
         manifest = build_manifest(args.parts, args.errors)
     except (ManifestError, OSError) as error:

@@ -12,24 +12,22 @@ import logging
 
 from abgd.io import read_json
 from abgd.lgbm import merge_tables, read_score_table, write_score_table
-from abgd.progress import add_verbose, setup_logging
+from abgd.progress import parse_step_args, step_parser
 
 log = logging.getLogger("abgd.merge_scores")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m abgd.merge_scores", description=__doc__)
+    parser = step_parser(prog="python -m abgd.merge_scores", description=__doc__)
     parser.add_argument("--parts", nargs="+", required=True, help="chunk score Parquet files")
     parser.add_argument("--labels", required=True,
                         help="split summary JSON whose 'labels' give the column order")
     parser.add_argument("--out", required=True, help="merged scores Parquet")
-    add_verbose(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    setup_logging(args.verbose)
+    args = parse_step_args(build_parser(), argv)
     summary = read_json(args.labels)
     if "labels" not in summary:
         raise ValueError(f"{args.labels}: no 'labels' list")

@@ -14,7 +14,7 @@ import logging
 from abgd.inference import configure_torch, load_network, score_rows
 from abgd.inputs import check_finite, read_embeddings, read_features, require_found, select_mbids
 from abgd.nets import GenreNetMixin, head_columns
-from abgd.progress import add_threads, add_verbose, setup_logging
+from abgd.progress import add_threads, parse_step_args, step_parser
 from abgd.scores import write_scores
 
 log = logging.getLogger("abgd.predict")
@@ -34,7 +34,7 @@ def check_kind(module: GenreNetMixin, kind: str, model_dir: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m abgd.predict", description=__doc__)
+    parser = step_parser(prog="python -m abgd.predict", description=__doc__)
     parser.add_argument("--model-dir", required=True)
     parser.add_argument("--kind", choices=["single", "fusion", "multitask"], required=True)
     parser.add_argument("--head", help="multitask: the source whose head to score")
@@ -47,20 +47,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True, help="scores Parquet to write")
     parser.add_argument("--batch-size", type=int, default=4096)
     add_threads(parser, None)
-    add_verbose(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_step_args(parser, argv)
     if (args.split is None) != (args.part is None):
         parser.error("--split and --part go together")
     if (args.kind != "fusion") != (args.features is not None):
         parser.error("--kind single/multitask take --features, --kind fusion takes --embeddings")
     if (args.kind == "multitask") != (args.head is not None):
         parser.error("--head goes with --kind multitask (and only with it)")
-    setup_logging(args.verbose)
     configure_torch(args.threads, "cpu")
     module = load_network(args.model_dir)
     check_kind(module, args.kind, args.model_dir)

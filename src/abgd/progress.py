@@ -1,8 +1,10 @@
-"""What every step's command shares: its ``--verbose`` and ``--threads`` flags, logging, progress.
+"""What every step's command shares: its parser, ``--verbose`` and ``--threads``, logging, progress.
 
 Snakemake redirects each job's stderr to its ``log:`` file; a tqdm bar there turns into
 thousands of carriage-return lines. Bars are therefore shown only when stderr is a terminal.
-The flags are declared here once, so that every step spells and means them the same way.
+The flags are declared here once, so that every step spells and means them the same way:
+``step_parser`` makes a step's parser with ``-v/--verbose``, ``parse_step_args`` reads the
+command line and sets up the log that ``--verbose`` asks for.
 """
 
 from __future__ import annotations
@@ -39,6 +41,24 @@ def setup_logging(verbose: bool = False) -> logging.Logger:
         force=True,
     )
     return logging.getLogger("abgd")
+
+
+def step_parser(prog: str, description: str | None = None, raw: bool = False,
+                verbose_help: str = "debug logging") -> argparse.ArgumentParser:
+    """A step's parser, ``-v/--verbose`` declared; ``raw`` keeps the description's line breaks."""
+    parser = argparse.ArgumentParser(
+        prog=prog, description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter if raw else argparse.HelpFormatter)
+    add_verbose(parser, verbose_help)
+    return parser
+
+
+def parse_step_args(parser: argparse.ArgumentParser,
+                    argv: list[str] | None = None) -> argparse.Namespace:
+    """The parsed command line, with the step's logging set up (DEBUG under ``--verbose``)."""
+    args = parser.parse_args(argv)
+    setup_logging(args.verbose)
+    return args
 
 
 def add_verbose(parser: argparse.ArgumentParser, help: str = "debug logging") -> None:

@@ -26,7 +26,7 @@ from typing import Any
 from abgd import evaluation
 from abgd.io import atomic_open, provenance, write_json
 from abgd.labels import read_groundtruth_tsv
-from abgd.progress import add_verbose, setup_logging
+from abgd.progress import parse_step_args, step_parser
 from abgd.runs import read_run
 from abgd.scores import read_scores
 
@@ -55,29 +55,23 @@ def _write_tsv(frame: Any, path: Path) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="abgd score", description=__doc__.split("\n")[0])
+    parser = step_parser(prog="abgd score", description=__doc__.split("\n")[0])
     parser.add_argument("--groundtruth", required=True, type=Path,
                         help="official ground-truth TSV (.tsv or .tsv.bz2)")
     parser.add_argument("--run", required=True, type=Path, help="run file to score")
     parser.add_argument("--scores", type=Path, help="score Parquet, for ROC AUC")
     parser.add_argument("--out", type=Path,
                         help="output prefix (default: the run file's path without .tsv)")
-    parser.add_argument("--bootstrap", type=int, default=0, metavar="B",
-                        help="replicates for 95%% intervals of roc_auc, Ftrackall, Flabelall")
-    parser.add_argument("--bootstrap-seed", type=int, default=0, metavar="S")
+    evaluation.add_bootstrap_arguments(parser)
     parser.add_argument("--no-header", action="store_true",
                         help="the ground-truth TSV has no header line")
     parser.add_argument("--crlf", action="store_true",
                         help="CRLF line ends in .results_summary, like the organisers' files")
-    add_verbose(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    setup_logging(args.verbose)
-    if args.bootstrap < 0:
-        raise SystemExit(f"--bootstrap must be >= 0, got {args.bootstrap}")
+    args = parse_step_args(build_parser(), argv)
     prefix = args.out or args.run.with_suffix("")
     try:
         result, tracks, labels = score_files(args.groundtruth, args.run, args.scores,

@@ -55,7 +55,7 @@ import numpy as np
 from abgd import labels as lab
 from abgd import partition
 from abgd.io import provenance, write_json
-from abgd.progress import add_verbose, setup_logging
+from abgd.progress import parse_step_args, step_parser
 
 if TYPE_CHECKING:  # pandas loads in the functions that build frames
     import pandas as pd
@@ -292,7 +292,7 @@ def make_split(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = step_parser(
         prog="python -m abgd.split",
         description="Release-group-disjoint fit/holdout split of a training ground truth, "
                     "with iterated minimum label counts.",
@@ -316,13 +316,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="release group -> part TSV drawn for all sources by "
                              "abgd.split_groups (split.scope: global); without it and without "
                              "--from-file this source draws its own split (per_source)")
-    add_verbose(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    setup_logging(args.verbose)
+    args = parse_step_args(build_parser(), argv)
     groundtruth = lab.read_groundtruth_parquet(args.groundtruth)
     parts = None
     list_report: dict[str, Any] | None = None

@@ -16,14 +16,14 @@ from typing import Any
 
 from abgd import partition
 from abgd.io import provenance, write_json
-from abgd.progress import add_verbose, setup_logging
+from abgd.progress import parse_step_args, step_parser
 from abgd.tables import read_parquet
 
 LOG = logging.getLogger("abgd.split_groups")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = step_parser(
         prog="python -m abgd.split_groups",
         description="One release group -> fit/holdout table for all sources (connected "
                     "components of release groups linked by shared recordings).",
@@ -35,13 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--holdout-fraction", type=float, default=0.2,
                         help="fraction of release groups (over all sources) in holdout")
-    add_verbose(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    setup_logging(args.verbose)
+    args = parse_step_args(build_parser(), argv)
     pairs = []
     for path in args.groundtruth:
         table = read_parquet(path, columns=["mbid", "release_group"])

@@ -53,7 +53,7 @@ import pyarrow.compute as pc
 from abgd import labels as lab
 from abgd import published
 from abgd.io import atomic_open, atomic_path, provenance, write_json
-from abgd.progress import add_verbose, progress, setup_logging
+from abgd.progress import parse_step_args, progress, step_parser
 from abgd.tables import read_parquet
 
 LOG = logging.getLogger("abgd.stats")
@@ -496,7 +496,7 @@ def write_outputs(stats: dict[str, Any], out_dir: Path) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = step_parser(
         prog="python -m abgd.stats",
         description="Dataset statistics (paper Tables 2-3, Figures 1-2) from ground-truth "
                     "Parquets DIR/<source>-<split>.parquet.",
@@ -505,13 +505,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sources", nargs="+", default=list(SOURCES))
     parser.add_argument("--splits", nargs="+", default=list(SPLITS))
     parser.add_argument("--out-dir", required=True, type=Path)
-    add_verbose(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    setup_logging(args.verbose)
+    args = parse_step_args(build_parser(), argv)
     paths = {s: {sp: args.groundtruth_dir / f"{s}-{sp}.parquet" for sp in args.splits}
              for s in args.sources}
     missing = [str(p) for by in paths.values() for p in by.values() if not p.is_file()]

@@ -42,7 +42,7 @@ import numpy as np
 from abgd import published
 from abgd.io import atomic_open, read_json, write_json
 from abgd.metrics import OFFICIAL_COLUMNS
-from abgd.progress import add_verbose, setup_logging
+from abgd.progress import parse_step_args, step_parser
 from abgd.systems import split_system
 
 LOG = logging.getLogger("abgd.summarize")
@@ -301,8 +301,8 @@ def to_markdown(table: Mapping[str, Mapping[str, Mapping[str, Any]]], split: str
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m abgd.summarize",
-                                     description="Summarise evaluation JSONs into tables.")
+    parser = step_parser(prog="python -m abgd.summarize",
+                         description="Summarise evaluation JSONs into tables.")
     parser.add_argument("--evaluations", required=True, nargs="+", type=Path)
     parser.add_argument("--split", default="validation")
     parser.add_argument("--dataset",
@@ -311,13 +311,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out-json", required=True, type=Path)
     parser.add_argument("--out-csv", required=True, type=Path)
     parser.add_argument("--out-md", required=True, type=Path)
-    add_verbose(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    setup_logging(args.verbose)
+    args = parse_step_args(build_parser(), argv)
     table = collect(((str(p), read_json(p)) for p in args.evaluations), args.split)
     if not table:
         raise SystemExit(f"no evaluation of split {args.split!r} among {len(args.evaluations)}")

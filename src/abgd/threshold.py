@@ -40,7 +40,7 @@ from abgd import metrics
 from abgd.decoding import binarize, consistent_binarize, parent_columns
 from abgd.io import provenance, write_json
 from abgd.labels import is_subgenre, label_matrix_strict, read_groundtruth
-from abgd.progress import add_verbose, progress, setup_logging
+from abgd.progress import parse_step_args, progress, step_parser
 from abgd.scores import read_scores
 
 LOG = logging.getLogger("abgd.threshold")
@@ -241,9 +241,9 @@ def _extra_truth(truth: sparse.csr_matrix, totals: np.ndarray) -> sparse.csr_mat
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m abgd.threshold",
-                                     description="Fit per-label and global thresholds on "
-                                     "holdout scores.")
+    parser = step_parser(prog="python -m abgd.threshold",
+                         description="Fit per-label and global thresholds on "
+                         "holdout scores.")
     parser.add_argument("--scores", required=True, type=Path, help="holdout score Parquet")
     parser.add_argument("--groundtruth", required=True, type=Path,
                         help="training ground-truth Parquet (covers the holdout rows)")
@@ -253,13 +253,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--parent-ratios", type=float, nargs="+", default=list(PARENT_RATIOS),
                         help="grid of parent-threshold ratios r for the hierarchy-consistent "
                         "decoding (default: 0 0.25 0.5 0.75 1)")
-    add_verbose(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    setup_logging(args.verbose)
+    args = parse_step_args(build_parser(), argv)
     ids, labels, scores = read_scores(args.scores)
     gt_ids, gt_labels = read_groundtruth(args.groundtruth)
     truth, totals = truth_for_scores(ids.tolist(), gt_ids, gt_labels, labels,

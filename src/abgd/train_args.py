@@ -11,14 +11,15 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from abgd.progress import add_threads, add_verbose
+from abgd.progress import add_threads
 
 if TYPE_CHECKING:
     from abgd.training import TrainConfig
 
 
 def add_training_arguments(parser: argparse.ArgumentParser, dropout: float = 0.5) -> None:
-    """The ground truth, split, output folder and training protocol flags of a network step."""
+    """The ground truth, split, output folder and training protocol flags of a network step
+    (``-v/--verbose`` comes with the step's parser, ``abgd.progress.step_parser``)."""
     parser.add_argument("--groundtruth", required=True, help="training ground-truth Parquet")
     parser.add_argument("--split", required=True, help="split TSV (mbid, release_group, part)")
     parser.add_argument("--split-summary", required=True, help="split JSON ('labels' = outputs)")
@@ -33,7 +34,6 @@ def add_training_arguments(parser: argparse.ArgumentParser, dropout: float = 0.5
     parser.add_argument("--accelerator", default="auto", help="auto, cpu or gpu")
     parser.add_argument("--init", choices=["keras", "torch"], default="keras",
                         help="keras: U(-0.05, 0.05) weights and zero biases as the authors")
-    add_verbose(parser)
 
 
 def config_from(args: argparse.Namespace) -> TrainConfig:

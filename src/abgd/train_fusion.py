@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from abgd.inputs import check_finite, read_embeddings, require_found, training_set
 from abgd.io import provenance
-from abgd.progress import setup_logging
+from abgd.progress import parse_step_args, step_parser
 from abgd.train_args import add_training_arguments, config_from
 from abgd.training import train, write_model_dir
 
@@ -21,7 +21,7 @@ log = logging.getLogger("abgd.train_fusion")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m abgd.train_fusion", description=__doc__)
+    parser = step_parser(prog="python -m abgd.train_fusion", description=__doc__)
     parser.add_argument("--embeddings", nargs="+", required=True,
                         help="embedding Parquet files, one per single-source model, in order")
     add_training_arguments(parser)
@@ -29,8 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    setup_logging(args.verbose)
+    args = parse_step_args(build_parser(), argv)
     data = training_set(args.groundtruth, args.split, args.split_summary)
     x, found = read_embeddings(args.embeddings, data.mbids)
     require_found(found, data.mbids, "embeddings")

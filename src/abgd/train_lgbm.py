@@ -45,7 +45,7 @@ from abgd.lgbm import (
     train_labels,
     write_score_table,
 )
-from abgd.progress import add_threads, add_verbose, setup_logging
+from abgd.progress import add_threads, parse_step_args, step_parser
 
 log = logging.getLogger("abgd.train_lgbm")
 
@@ -76,8 +76,7 @@ def read_inputs(args: argparse.Namespace, mbids: list[str]) -> np.ndarray:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m abgd.train_lgbm", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = step_parser(prog="python -m abgd.train_lgbm", description=__doc__, raw=True)
     parser.add_argument("--kind", choices=["single", "fusion"], required=True)
     inputs = parser.add_mutually_exclusive_group(required=True)
     inputs.add_argument("--features", nargs="+", help="feature parts or manifests (single)")
@@ -106,7 +105,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--layout", choices=LAYOUTS, default=defaults.layout,
                         help="histogram layout, force_row_wise or force_col_wise "
                              f"(default {defaults.layout}, the faster in the benchmark)")
-    add_verbose(parser)
     return parser
 
 
@@ -120,11 +118,10 @@ def config_from(args: argparse.Namespace) -> BoostConfig:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_step_args(parser, argv)
     if (args.kind == "single") != (args.features is not None):
         parser.error("--kind single takes --features; --kind fusion takes --embeddings or "
                      "--scores")
-    setup_logging(args.verbose)
     data = training_set(args.groundtruth, args.split, args.split_summary)
     try:
         positions = chunk_slice(len(data.labels), args.chunks, args.chunk)

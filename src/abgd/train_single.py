@@ -19,7 +19,7 @@ from typing import Any
 from abgd.inputs import check_finite, read_features, require_found, training_set
 from abgd.io import provenance
 from abgd.nets import ACTIVATIONS, ARCHITECTURES, BATCH_NORM, DEFAULT_BRANCH_ACTIVATIONS
-from abgd.progress import setup_logging
+from abgd.progress import parse_step_args, step_parser
 from abgd.train_args import add_training_arguments, config_from
 from abgd.training import train, write_model_dir
 
@@ -44,8 +44,7 @@ def positive_int(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m abgd.train_single", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = step_parser(prog="python -m abgd.train_single", description=__doc__, raw=True)
     parser.add_argument("--features", nargs="+", required=True,
                         help="feature Parquet parts or .manifest.json files")
     add_training_arguments(parser)
@@ -87,8 +86,7 @@ def network_params(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    setup_logging(args.verbose)
+    args = parse_step_args(build_parser(), argv)
     data = training_set(args.groundtruth, args.split, args.split_summary)
     if data.outside_labels:
         log.info("%d labels outside the model's outputs left out of the targets",

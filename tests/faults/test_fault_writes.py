@@ -199,7 +199,7 @@ def test_scores_disk_full_mid_write(tmp_path, monkeypatch):
 def test_demo_archive_fails_before_publishing(tmp_path, publish_fails):
     target = tmp_path / "mirror" / "x.tsv.bz2"
     with pytest.raises(OSError, match="No space left"):
-        demo._write_bz2(target, b"recordingmbid\treleasegroupmbid\tgenre1\n")
+        demo.archives._write_bz2(target, b"recordingmbid\treleasegroupmbid\tgenre1\n")
     assert_absent(target)
 
 

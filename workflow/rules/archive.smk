@@ -26,8 +26,8 @@ rule archive:
         config=config_json,
         dataset=DATASET,
         commit=GIT_COMMIT,
-        models="--models" if config["archive"]["models"] else "",
+        flags=section_flags("archive"),
     shell:
         "$ABGD_PYTHON -m abgd.archive --results $(dirname {output}) --dataset {params.dataset}"
         " --commit {params.commit} --config-json {params.config:q} --inputs {input.release}"
-        " {params.models} --out {output} > {log} 2>&1"
+        " {params.flags} --out {output} > {log} 2>&1"

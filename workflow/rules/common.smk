@@ -1,4 +1,6 @@
-# Helpers shared by every stage (config validation, names and paths, resources).
+# Snakemake glue shared by every stage: the config checked, names and paths of the jobs' files,
+# input functions and resources. Plain logic (config coercion, name grammar, file names, flags)
+# lives in tested library modules of src/abgd, imported from here.
 import os
 import re
 import sys
@@ -6,51 +8,29 @@ import sys
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+if f"{workflow.basedir}/src" not in sys.path:
+    sys.path.insert(0, f"{workflow.basedir}/src")
 
-def _coerce(value, schema):
-    """Snakemake's --config hands nested values over as strings ("0.3"); read them as typed."""
-    kinds = schema.get("type", [])
-    kinds = [kinds] if isinstance(kinds, str) else kinds
-    if isinstance(value, dict):
-        for key, item in value.items():
-            sub = schema.get("properties", {}).get(key)
-            if sub is None and isinstance(schema.get("additionalProperties"), dict):
-                sub = schema["additionalProperties"]
-            if sub is not None:
-                value[key] = _coerce(item, sub)
-        return value
-    if isinstance(value, list) and isinstance(schema.get("items"), dict):
-        return [_coerce(item, schema["items"]) for item in value]
-    if isinstance(value, str):
-        if "integer" in kinds and re.fullmatch(r"[+-]?\d+", value):
-            return int(value)
-        if "number" in kinds and re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", value):
-            return float(value)
-        if "boolean" in kinds and value.lower() in {"true", "false"}:
-            return value.lower() == "true"
-        if "null" in kinds and value.lower() in {"null", "none", "~"}:
-            return None
-    return value
+from abgd import configuration as _configuration  # noqa: E402  (stdlib at import)
+from abgd import flags as _flags  # noqa: E402
+from abgd import layout as _layout  # noqa: E402
+from abgd import plugins as _plugins  # noqa: E402
+from abgd import release as _release  # noqa: E402
+from abgd import systems as _systems  # noqa: E402
 
-
-def _check_config(config, schema_path):
-    """Name every bad key in one short message before Snakemake's own (verbose) validation."""
-    import jsonschema
-    import yaml
-
-    with open(schema_path) as handle:
-        schema = yaml.safe_load(handle)
-    _coerce(config, schema)
-    problems = [
-        f"  config key '{'.'.join(str(p) for p in error.absolute_path) or '<top>'}': {error.message}"
-        for error in jsonschema.Draft202012Validator(schema).iter_errors(config)
-    ]
-    if problems:
-        raise WorkflowError("invalid configuration:\n" + "\n".join(sorted(problems)))
-
-
-_check_config(config, f"{workflow.basedir}/workflow/schemas/config.schema.yaml")
+SCHEMA = _configuration.load_schema(f"{workflow.basedir}/workflow/schemas/config.schema.yaml")
+_problems = _configuration.problems(config, SCHEMA)
+if _problems:
+    raise WorkflowError("invalid configuration:\n" + "\n".join(_problems))
 validate(config, "../schemas/config.schema.yaml")
+
+
+def section_flags(section, include=None, exclude=()):
+    """Config section `section` as the flags of its step (abgd.flags): one plain `params:` value,
+    so a changed hyper-parameter reruns exactly the jobs that take it."""
+    keys = _configuration.section_keys(SCHEMA, section)
+    return _flags.section_flags(config[section], keys, include=include, exclude=exclude)
+
 
 DATASET = config["dataset"]
 RES = f"resources/{DATASET}"
@@ -66,37 +46,12 @@ DECODINGS = config["evaluation"]["decodings"]
 ENV = "../../envs/abgd.yaml"
 GPU = 1 if config["gpu"] else 0
 
-_ARCHIVE_RE = re.compile(
-    r"^acousticbrainz-mediaeval-features-+(train|validation)-([0-9a-f]+)\.tar\.bz2$"
-)
-
-
-def archive_key(name):
-    """`acousticbrainz-mediaeval-features--train-01.tar.bz2` -> `train-01` (the part's name)."""
-    match = _ARCHIVE_RE.match(name)
-    return f"{match.group(1)}-{match.group(2)}"
-
-
-def _archives():
-    table = {}
-    for split, names in config["features"]["archives"].items():
-        for name in names:
-            key = archive_key(name)
-            if not key.startswith(f"{split}-"):
-                raise ValueError(
-                    f"config features.archives.{split}: {name} is not a {split} archive"
-                )
-            table[key] = name
-    return table
-
-
-ARCHIVES = _archives()
+try:
+    ARCHIVES = _layout.archive_table(config["features"]["archives"])
+except ValueError as _error:
+    raise WorkflowError(str(_error)) from None
 PARTS = {split: [key for key in ARCHIVES if key.startswith(f"{split}-")] for split in SPLITS}
-
-
-def groundtruth_name(source, split):
-    return f"acousticbrainz-mediaeval-{source}-{split}.tsv.bz2"
-
+groundtruth_name = _release.groundtruth_name
 
 RELEASE_FILES = sorted(
     [groundtruth_name(source, split) for source in SOURCES for split in SPLITS]
@@ -171,12 +126,6 @@ def feature_manifests(wildcards=None):
 # The grammar of system names (<base>[-global][-consistent][-seed<N>]) lives in abgd.systems,
 # shared with abgd.summarize. A trained run (models, embeddings, scores, thresholds) is named
 # <base>[-seed<N>]; the first seed of `seeds:` keeps the plain name.
-
-if f"{workflow.basedir}/src" not in sys.path:
-    sys.path.insert(0, f"{workflow.basedir}/src")
-
-from abgd import plugins as _plugins  # noqa: E402
-from abgd import systems as _systems  # noqa: E402
 
 SEEDS = list(config["seeds"])
 CUSTOM = {entry["name"]: entry for entry in config["custom_systems"]}
@@ -465,21 +414,10 @@ def mem_mb_from_manifest(factor, floor_mb, libraries_mb=1500):
 
 TAG_SYSTEMS = ["single", "fusion"]
 DEMO_DUMP = f"{RES}/acousticbrainz-lowlevel-json-demo.tar.zst"
-_TAG_SUFFIX = re.compile(r"(\.tar(\.(bz2|gz|zst))?|\.json)$")
-
-
-def _tag_inputs():
-    """Input name (file name without its archive suffixes) -> path; names must be unique."""
-    table = {}
-    for path in config["tag"]["inputs"]:
-        name = _TAG_SUFFIX.sub("", os.path.basename(path))
-        if name in table:
-            raise WorkflowError(f"config tag.inputs: two inputs named {name!r}")
-        table[name] = path
-    return table
-
-
-TAG_INPUTS = _tag_inputs()
+try:
+    TAG_INPUTS = _layout.tag_input_table(config["tag"]["inputs"])
+except ValueError as _error:
+    raise WorkflowError(str(_error)) from None
 
 
 def tag_input(wildcards):
@@ -509,7 +447,7 @@ def tag_study_files(wildcards=None):
 
 def tag_study_dir(wildcards, input):
     """results/<dataset>, from the first model file (models/<system>/<source>/metrics.json)."""
-    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(input.study[0]))))
+    return _layout.study_dir(input.study[0])
 
 
 def all_tag_outputs(wildcards=None):
@@ -594,8 +532,7 @@ def config_json(wildcards=None):
 #   (sys.executable), whatever PATH says. Jobs inherit both variables from this process; on a
 #   cluster every job's own Snakemake (started with the same interpreter) sets them again.
 SRC = f"{workflow.basedir}/src"
-sys.path.insert(0, SRC)
-from abgd.codehash import code_hash  # noqa: E402  (stdlib only; needs src/ on sys.path)
+from abgd.codehash import code_hash  # noqa: E402  (stdlib only; src/ is on sys.path, above)
 
 
 def _interpreter():

@@ -17,13 +17,11 @@ rule demo_mirror:
         mem_mb=2000,
     params:
         code=step_code("demo"),
-        recordings=config["demo"]["recordings"],
-        seed=config["demo"]["seed"],
-        taxonomy=config["demo"]["taxonomy"],
+        # generate is the workflow's switch; workers are the rule's threads
+        flags=section_flags("demo", exclude=["generate", "workers"]),
     shell:
-        "$ABGD_PYTHON -m abgd.demo --out $(dirname {output.md5sums}) --recordings {params.recordings}"
-        " --seed {params.seed} --workers {threads} --taxonomy {params.taxonomy}"
-        " > {log} 2>&1"
+        "$ABGD_PYTHON -m abgd.demo --out $(dirname {output.md5sums}) {params.flags}"
+        " --workers {threads} > {log} 2>&1"
 
 
 rule download:
@@ -40,11 +38,10 @@ rule download:
         code=step_code("download"),
         url=file_url,
         md5=md5_args,
-        retries=config["download"]["retries"],
-        backoff=config["download"]["backoff"],
+        flags=section_flags("download", include=["retries", "backoff"]),
     shell:
         "$ABGD_PYTHON -m abgd.download --url '{params.url}' --out {output} {params.md5}"
-        " --retries {params.retries} --backoff {params.backoff} > {log} 2>&1"
+        " {params.flags} > {log} 2>&1"
 
 
 rule convert:
@@ -65,11 +62,10 @@ rule convert:
         runtime=120,
     params:
         code=step_code("convert"),
-        batch_size=config["features"]["batch_size"],
+        flags=section_flags("features", include=["batch_size"]),
     shell:
         "$ABGD_PYTHON -m abgd.convert --archive {input.archive} --out {output.parquet}"
-        " --errors {output.errors} --batch-size {params.batch_size} --threads {threads}"
-        " > {log} 2>&1"
+        " --errors {output.errors} {params.flags} --threads {threads} > {log} 2>&1"
 
 
 rule features_manifest:

@@ -29,23 +29,15 @@ rule train_lgbm:
         inputs=lgbm_input_args,
         chunks=config["lgbm"]["chunks"],
         seed=run_seed,
-        num_leaves=config["lgbm"]["num_leaves"],
-        max_bin=config["lgbm"]["max_bin"],
-        feature_fraction=config["lgbm"]["feature_fraction"],
-        learning_rate=config["lgbm"]["learning_rate"],
-        num_boost_round=config["lgbm"]["num_boost_round"],
-        early_stopping=config["lgbm"]["early_stopping"],
-        min_data_in_leaf=config["lgbm"]["min_data_in_leaf"],
+        # systems and chunks shape the DAG; chunks is passed with the chunk's number
+        flags=section_flags("lgbm", exclude=["systems", "chunks"]),
     shell:
         "OMP_WAIT_POLICY=PASSIVE $ABGD_PYTHON -m abgd.train_lgbm {params.inputs} --groundtruth {input.groundtruth}"
         " --validation-groundtruth {input.validation} --split {input.split}"
         " --split-summary {input.split_summary} --chunk {wildcards.chunk}"
         " --chunks {params.chunks} --out-holdout {output.holdout}"
         " --out-validation {output.validation} --seed {params.seed} --threads {threads}"
-        " --num-leaves {params.num_leaves} --max-bin {params.max_bin}"
-        " --feature-fraction {params.feature_fraction} --learning-rate {params.learning_rate}"
-        " --num-boost-round {params.num_boost_round} --early-stopping {params.early_stopping}"
-        " --min-data-in-leaf {params.min_data_in_leaf} > {log} 2>&1"
+        " {params.flags} > {log} 2>&1"
 
 
 rule merge_lgbm_scores:

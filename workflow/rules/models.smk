@@ -24,29 +24,13 @@ rule train_single:
         gpu=GPU,
     params:
         code=step_code("train_single"),
-        architecture=config["single"]["architecture"],
-        hidden=config["single"]["hidden"],
-        branch_activations=config["single"]["branch_activations"],
-        branch_width=config["single"]["branch_width"],
-        top_width=config["single"]["top_width"],
-        batch_norm=config["single"]["batch_norm"],
-        input_dropout=config["single"]["input_dropout"],
-        dropout=config["single"]["dropout"],
-        lr=config["single"]["lr"],
-        batch_size=config["single"]["batch_size"],
-        max_epochs=config["single"]["max_epochs"],
-        patience=config["single"]["patience"],
+        flags=section_flags("single"),
         seed=run_seed,
     shell:
         "$ABGD_PYTHON -m abgd.train_single --features {input.features} --groundtruth {input.groundtruth}"
         " --split {input.split} --split-summary {input.split_summary}"
-        " --out-dir $(dirname {output.ckpt}) --seed {params.seed}"
-        " --architecture {params.architecture} --hidden {params.hidden}"
-        " --branch-activations {params.branch_activations} --branch-width {params.branch_width}"
-        " --top-width {params.top_width} --batch-norm {params.batch_norm}"
-        " --input-dropout {params.input_dropout} --dropout {params.dropout} --lr {params.lr}"
-        " --batch-size {params.batch_size} --max-epochs {params.max_epochs}"
-        " --patience {params.patience} --threads {threads} > {log} 2>&1"
+        " --out-dir $(dirname {output.ckpt}) --seed {params.seed} {params.flags}"
+        " --threads {threads} > {log} 2>&1"
 
 
 EMBED_SHELL = (
@@ -110,19 +94,13 @@ rule train_fusion:
         gpu=GPU,
     params:
         code=step_code("train_fusion"),
-        dropout=config["fusion"]["dropout"],
-        lr=config["fusion"]["lr"],
-        batch_size=config["fusion"]["batch_size"],
-        max_epochs=config["fusion"]["max_epochs"],
-        patience=config["fusion"]["patience"],
+        flags=section_flags("fusion"),
         seed=run_seed,
     shell:
         "$ABGD_PYTHON -m abgd.train_fusion --embeddings {input.embeddings}"
         " --groundtruth {input.groundtruth} --split {input.split}"
         " --split-summary {input.split_summary} --out-dir $(dirname {output.ckpt})"
-        " --seed {params.seed} --dropout {params.dropout} --lr {params.lr}"
-        " --batch-size {params.batch_size} --max-epochs {params.max_epochs}"
-        " --patience {params.patience} --threads {threads} > {log} 2>&1"
+        " --seed {params.seed} {params.flags} --threads {threads} > {log} 2>&1"
 
 
 rule train_multitask:
@@ -147,22 +125,13 @@ rule train_multitask:
     params:
         code=step_code("train_multitask"),
         sources=SOURCES,
-        hidden=config["multitask"]["hidden"],
-        input_dropout=config["multitask"]["input_dropout"],
-        dropout=config["multitask"]["dropout"],
-        lr=config["multitask"]["lr"],
-        batch_size=config["multitask"]["batch_size"],
-        max_epochs=config["multitask"]["max_epochs"],
-        patience=config["multitask"]["patience"],
+        flags=section_flags("multitask", exclude=["enabled"]),
         seed=run_seed,
     shell:
         "$ABGD_PYTHON -m abgd.train_multitask --features {input.features} --sources {params.sources}"
         " --groundtruth {input.groundtruth} --split {input.split}"
         " --split-summary {input.split_summary} --out-dir $(dirname {output.ckpt})"
-        " --seed {params.seed} --hidden {params.hidden} --input-dropout {params.input_dropout}"
-        " --dropout {params.dropout} --lr {params.lr} --batch-size {params.batch_size}"
-        " --max-epochs {params.max_epochs} --patience {params.patience}"
-        " --threads {threads} > {log} 2>&1"
+        " --seed {params.seed} {params.flags} --threads {threads} > {log} 2>&1"
 
 
 rule predict:

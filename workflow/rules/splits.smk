@@ -15,12 +15,10 @@ rule split_groups:
         ENV
     params:
         code=step_code("split_groups"),
-        seed=config["split"]["seed"],
-        holdout_fraction=config["split"]["holdout_fraction"],
+        flags=section_flags("split", include=["seed", "holdout_fraction"]),
     shell:
         "$ABGD_PYTHON -m abgd.split_groups --groundtruth {input.groundtruth} --out {output.assignment}"
-        " --summary {output.summary} --seed {params.seed}"
-        " --holdout-fraction {params.holdout_fraction} > {log} 2>&1"
+        " --summary {output.summary} {params.flags} > {log} 2>&1"
 
 
 rule split:
@@ -38,19 +36,14 @@ rule split:
         ENV
     params:
         code=step_code("split"),
-        seed=config["split"]["seed"],
-        holdout_fraction=config["split"]["holdout_fraction"],
-        min_fit=config["split"]["min_fit"],
-        min_holdout=config["split"]["min_holdout"],
-        min_release_groups=config["split"]["min_release_groups"],
+        # source, scope and files choose the inputs (from_file, assignment), not flags
+        flags=section_flags("split", exclude=["source", "scope", "files"]),
         from_file=split_from_file,
         scope=config["split"]["scope"],
         assignment=split_assignment_arg,
     shell:
         "$ABGD_PYTHON -m abgd.split --groundtruth {input.groundtruth} --out {output.split}"
-        " --summary {output.summary} --seed {params.seed}"
-        " --holdout-fraction {params.holdout_fraction} --min-fit {params.min_fit}"
-        " --min-holdout {params.min_holdout} --min-release-groups {params.min_release_groups}"
+        " --summary {output.summary} {params.flags}"
         " {params.from_file} {params.assignment} > {log} 2>&1"
 
 

@@ -14,10 +14,10 @@ rule demo_dump:
     threads: 1
     params:
         code=step_code("demo"),
-        seed=config["demo"]["seed"],
+        flags=section_flags("demo", include=["seed"]),
     shell:
         "$ABGD_PYTHON -m abgd.demo --out {output} --dump-from {input.archives}"
-        " --seed {params.seed} --workers {threads} > {log} 2>&1"
+        " {params.flags} --workers {threads} > {log} 2>&1"
 
 
 rule tag:
@@ -39,10 +39,7 @@ rule tag:
     params:
         code=step_code("tag"),
         study=tag_study_dir,
-        decoding=config["tag"]["decoding"],
-        hierarchy=config["tag"]["hierarchy"],
-        batch_size=config["tag"]["batch_size"],
+        flags=section_flags("tag", exclude=["inputs"]),
     shell:
         "$ABGD_PYTHON -m abgd.tag {input.data} --study {params.study} --out $(dirname {output.summary})"
-        " --decoding {params.decoding} --hierarchy {params.hierarchy}"
-        " --batch-size {params.batch_size} --threads {threads} > {log} 2>&1"
+        " {params.flags} --threads {threads} > {log} 2>&1"
