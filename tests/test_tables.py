@@ -103,3 +103,11 @@ def test_building_a_table_does_not_import_pandas():
             "print('pandas' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_steps_read_parquet_through_tables() -> None:
+    """``pq.read_table`` would bring pandas back into every short job (through pyarrow.dataset)."""
+    package = Path(tables.__file__).parent
+    users = [str(p.relative_to(package)) for p in package.rglob("*.py")
+             if p.name != "tables.py" and "pq.read_table(" in p.read_text()]
+    assert users == []
