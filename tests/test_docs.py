@@ -40,7 +40,7 @@ Commands run exactly as written apart from these substitutions, which the test a
    squeue`` where there is no ``sacct``) are appended, as a site would put them in its profile.
    The blocks run one after the other in one copied checkout (``ABGD_SLURM_DOCROOT``, kept for
    the script's checks): the first runs the whole study, and before each later one an
-   evaluation file is deleted, so that every block submits at least one SLURM job.
+   evaluation file and the summary are deleted, so that every block submits a SLURM job.
 
 The real study's command (Zenodo, 30 GB) is a dry run, and then one real ``download`` job of it
 runs with the same configuration file, its URL template pointed at the tiny study's local
@@ -426,11 +426,13 @@ def test_slurm_block(block: Block, request: pytest.FixtureRequest) -> None:
         pytest.skip(f"{block.where}: {block.reason} (needs a live cluster: "
                     "tests/cluster/run_slurm_demo.sh runs it with ABGD_SLURM_LIVE=1)")
     root: Path = request.getfixturevalue("slurmroot")
-    # A later block would find the study done and submit nothing; one evaluation less makes it
-    # submit that job (and remake what depends on it, the same bytes).
+    # A later block would find the study done and submit nothing. Without one evaluation and the
+    # summary (a target, made locally from every evaluation) it submits that evaluation's job
+    # again; the evaluation alone would not do: a missing intermediate file reruns nothing.
     done = sorted((root / "results").glob("*/evaluation/*/*-validation.json"))
     if done:
         done[0].unlink()
+        (done[0].parents[1] / "summary.json").unlink(missing_ok=True)
     for command in commands(block.text):
         prepared = prepare(command, "slurm", BIN, site)
         result = subprocess.run(["bash", "-e", "-c", prepared], cwd=root, env=PLAIN_ENV,
