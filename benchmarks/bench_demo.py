@@ -14,7 +14,10 @@ the install, and what the README's Quick start states. Printed:
   file (every rule but the local ones);
 - **summed job time**: the sum of the ``s`` column of ``results/demo/benchmarks/**/*.tsv``, the
   time the jobs themselves took. Issue 22's target is about it: a job pays interpreter and
-  library start-up, so cheap start-up shows here first.
+  library start-up, so cheap start-up shows here first;
+- **CPU time** of the run (user + system of Snakemake and every job) and the load average at its
+  start and end: on a shared machine other work stretches wall and job time, much less the CPU
+  time, so these say how far the first two are the machine's and how far the study's.
 
 ``--baseline REV`` runs the same study a second time from a ``git worktree`` of commit REV and
 prints summed(current) / summed(baseline), with ``--target`` (default 0.75) as the ratio to meet:
@@ -35,6 +38,7 @@ import argparse
 import csv
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -60,12 +64,19 @@ class Run:
     jobs: int
     benchmarked: int
     summed_s: float
+    cpu_s: float = 0.0
+    load: tuple[float, float] = (0.0, 0.0)
 
     def line(self) -> str:
         minutes, seconds = divmod(round(self.wall_s), 60)
         return (f"{self.label} wall {self.wall_s:.0f} s ({minutes} min {seconds} s), "
                 f"{self.jobs} jobs, summed job time {self.summed_s:.1f} s over "
                 f"{self.benchmarked} benchmarked jobs")
+
+    def context(self) -> str:
+        """What else the machine did: a shared machine's load inflates wall and job time."""
+        return (f"{self.label} CPU time {self.cpu_s:.0f} s (user + system, all processes); "
+                f"load average {self.load[0]:.1f} at its start, {self.load[1]:.1f} at its end")
 
 
 def copy_tracked(source: Path, dest: Path) -> Path:
@@ -113,10 +124,15 @@ def study(tree: Path, label: str, cores: int, dry: bool) -> Run:
     command = [str(BIN / "snakemake"), "--cores", str(cores), "--configfile", CONFIG]
     if dry:
         command.append("--dry-run")
+    load_start = os.getloadavg()[0]
+    cpu_start = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(command, cwd=tree, env=environment(tree), capture_output=True,
                           text=True, check=False)
     wall = time.perf_counter() - start
+    cpu_end = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (cpu_end.ru_utime - cpu_start.ru_utime) + (cpu_end.ru_stime - cpu_start.ru_stime)
+    load = (load_start, os.getloadavg()[0])
     log = done.stdout + done.stderr
     (tree / f"bench-demo-{label}.log").write_text(log)
     if done.returncode != 0:
@@ -126,7 +142,7 @@ def study(tree: Path, label: str, cores: int, dry: bool) -> Run:
         planned = PLANNED.findall(log)
         return Run(label, 0.0, int(planned[-1]) if planned else 0, 0, 0.0)
     summed, files = summed_job_time(tree / "results" / DATASET)
-    return Run(label, wall, jobs_done(log), files, summed)
+    return Run(label, wall, jobs_done(log), files, summed, cpu, load)
 
 
 def verdict(current: Run, baseline: Run, target: float) -> tuple[str, bool]:
@@ -163,12 +179,14 @@ def main(argv: list[str] | None = None) -> int:
         runs = []
         for label, tree in trees:
             run = study(tree, label.split()[0], args.cores, args.dry)
-            runs.append(Run(label, run.wall_s, run.jobs, run.benchmarked, run.summed_s))
+            runs.append(Run(label, run.wall_s, run.jobs, run.benchmarked, run.summed_s,
+                            run.cpu_s, run.load))
             if args.dry:
                 print(f"{label}: dry run, {run.jobs} jobs planned", flush=True)
             else:
                 print(runs[-1].line() + ("" if args.baseline else
                                          " (no target without --baseline)"), flush=True)
+                print(runs[-1].context(), flush=True)
         if args.dry or not args.baseline:
             return 0
         line, met = verdict(runs[0], runs[1], args.target)
