@@ -113,7 +113,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="run these only; the record's other sections are kept")
     args = parser.parse_args(argv)
     commit = _run("git", "rev-parse", "HEAD") or "unknown"
-    dirty = " (with uncommitted changes)" if _run("git", "status", "--porcelain") else ""
+    # The record itself does not count: `--only` runs start from a record it rewrites.
+    changed = _run("git", "status", "--porcelain", "--", ".", f":!{args.out.resolve()}")
+    dirty = " (with uncommitted changes)" if changed else ""
     started = datetime.datetime.now(datetime.UTC)
     host = machine()
     kept_rows, kept_sections = read_record(args.out) if args.only else ({}, {})
