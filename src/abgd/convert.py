@@ -49,7 +49,7 @@ from abgd.members import (
     choose_decoder,
     iter_members,
 )
-from abgd.progress import add_threads, add_verbose, progress, setup_logging
+from abgd.progress import add_threads, parse_step_args, progress, step_parser
 from abgd.tables import float32_columns, string_array
 
 log = logging.getLogger("abgd.convert")
@@ -160,10 +160,11 @@ def _available_cpus() -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m abgd.convert",
-        description="Stream AcousticBrainz feature archives (.tar.bz2) into one Parquet part "
+    parser = step_parser(
+        "python -m abgd.convert",
+        "Stream AcousticBrainz feature archives (.tar.bz2) into one Parquet part "
         "(mbid + the 2669 float32 features) and a TSV of rejected records.",
+        verbose_help="log skipped members",
     )
     parser.add_argument("--archive", type=Path, action="append", required=True,
                         help="input .tar.bz2 (repeat for several; rows keep this order)")
@@ -180,13 +181,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="Parquet compression codec")
     parser.add_argument("--max-member-bytes", type=int, default=MAX_MEMBER_BYTES,
                         help="larger members are reported as errors instead of being read")
-    add_verbose(parser, "log skipped members")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    setup_logging(args.verbose)
+    args = parse_step_args(build_parser(), argv)
     missing = [str(a) for a in args.archive if not a.is_file()]
     if missing:
         log.error("archive not found: %s", ", ".join(missing))

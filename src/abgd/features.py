@@ -30,13 +30,11 @@ a non-finite number) falls back to a slow, fully checked walk that either impute
 
 from __future__ import annotations
 
-import argparse
 import fnmatch
 import json
 import logging
 import math
 import struct
-import sys
 from collections.abc import Iterator, Mapping, Sequence
 from importlib import resources
 from operator import itemgetter
@@ -450,16 +448,17 @@ def parse_document(data: bytes, out: np.ndarray | None = None) -> tuple[np.ndarr
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m abgd.features",
-        description="Check JSON documents against the 2669-feature schema, or regenerate the "
+    from abgd.progress import parse_step_args, step_parser
+
+    parser = step_parser(
+        "python -m abgd.features",
+        "Check JSON documents against the 2669-feature schema, or regenerate the "
         "versioned names file from one complete real document.",
     )
     parser.add_argument("documents", nargs="*", type=Path, help="JSON files to check")
     parser.add_argument("--derive-from", type=Path, help="derive the names from this document")
     parser.add_argument("--out", type=Path, help="with --derive-from: write the names file here")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(message)s")
+    args = parse_step_args(parser, argv)
     if args.derive_from:
         if args.out is None:
             parser.error("--derive-from needs --out")

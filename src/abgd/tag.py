@@ -71,7 +71,7 @@ from abgd.members import (
     iter_members,
 )
 from abgd.nets import GenreNet
-from abgd.progress import add_threads, add_verbose, progress, setup_logging
+from abgd.progress import add_threads, parse_step_args, progress, step_parser
 from abgd.tables import float32_columns, int32_array, string_array
 
 log = logging.getLogger("abgd.tag")
@@ -456,7 +456,7 @@ def format_labels(echoed: dict[str, dict[tuple[str, str], list[str]]], study: St
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="abgd tag", description=__doc__.split("\n")[0])
+    parser = step_parser("abgd tag", __doc__.split("\n")[0])
     parser.add_argument("inputs", nargs="+", type=Path, metavar="INPUT",
                         help="JSON file, directory, .tar, .tar.bz2, .tar.gz or .tar.zst, or "
                              "an audio file (wav, flac, mp3, ogg, m4a; needs the audio extra)")
@@ -473,13 +473,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--keep-json", type=Path, metavar="DIR",
                         help="keep the documents extracted from audio files as DIR/<stem>.json")
     add_threads(parser, 1, "torch threads")
-    add_verbose(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    setup_logging(args.verbose)
+    args = parse_step_args(build_parser(), argv)
     missing = [str(p) for p in args.inputs if not p.exists()]
     if missing:
         log.error("input not found: %s", ", ".join(missing))

@@ -24,6 +24,12 @@ def add_training_arguments(parser: argparse.ArgumentParser, dropout: float = 0.5
     parser.add_argument("--split", required=True, help="split TSV (mbid, release_group, part)")
     parser.add_argument("--split-summary", required=True, help="split JSON ('labels' = outputs)")
     parser.add_argument("--out-dir", required=True, help="model folder to write")
+    add_protocol_arguments(parser, dropout)
+
+
+def add_protocol_arguments(parser: argparse.ArgumentParser, dropout: float = 0.5) -> None:
+    """The training protocol flags every network step shares (seed, optimiser, stopping,
+    threads, accelerator, initialisation), whatever inputs it reads."""
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--dropout", type=float, default=dropout)
     parser.add_argument("--lr", type=float, default=1e-3)

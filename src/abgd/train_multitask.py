@@ -15,16 +15,16 @@ import logging
 from abgd.inputs import check_finite, read_features, require_found
 from abgd.io import provenance
 from abgd.multitask import train_multitask
-from abgd.progress import add_threads, add_verbose, setup_logging
-from abgd.training import TrainConfig, write_model_dir
+from abgd.progress import parse_step_args, step_parser
+from abgd.train_args import add_protocol_arguments, config_from
+from abgd.training import write_model_dir
 from abgd.union import assemble
 
 log = logging.getLogger("abgd.train_multitask")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m abgd.train_multitask", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = step_parser("python -m abgd.train_multitask", __doc__, raw=True)
     parser.add_argument("--features", nargs="+", required=True,
                         help="feature Parquet parts or .manifest.json files")
     parser.add_argument("--sources", nargs="+", required=True, help="one head per source")
@@ -36,26 +36,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out-dir", required=True, help="model folder to write")
     parser.add_argument("--hidden", type=int, default=256, help="trunk width")
     parser.add_argument("--input-dropout", type=float, default=0.5)
-    parser.add_argument("--dropout", type=float, default=0.5)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--max-epochs", type=int, default=100)
-    parser.add_argument("--patience", type=int, default=4)
-    parser.add_argument("--seed", type=int, default=0)
-    add_threads(parser, None)
-    parser.add_argument("--accelerator", default="auto", help="auto, cpu or gpu")
-    parser.add_argument("--init", choices=["keras", "torch"], default="keras")
-    add_verbose(parser)
+    add_protocol_arguments(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_step_args(parser, argv)
     n = len(args.sources)
     if not len(args.groundtruth) == len(args.split) == len(args.split_summary) == n:
         parser.error("give one --groundtruth, --split and --split-summary per source")
-    setup_logging(args.verbose)
     union = assemble(args.sources, args.groundtruth, args.split, args.split_summary)
     x, found = read_features(args.features, union.mbids)
     require_found(found, union.mbids, "features")
@@ -65,9 +55,7 @@ def main(argv: list[str] | None = None) -> int:
              union.crossing(), x.shape[1], len(union.labels), n, x.nbytes / 1e9)
     params = {"hidden": args.hidden, "dropout": args.dropout,
               "input_dropout": args.input_dropout, "lr": args.lr, "init": args.init}
-    config = TrainConfig(seed=args.seed, batch_size=args.batch_size, max_epochs=args.max_epochs,
-                         patience=args.patience, threads=args.threads,
-                         accelerator=args.accelerator)
+    config = config_from(args)
     result = train_multitask(x, union, params, config)
     write_model_dir(args.out_dir, result, {
         "outside_labels": union.outside_labels,

@@ -14,6 +14,7 @@ if f"{workflow.basedir}/src" not in sys.path:
 from abgd import configuration as _configuration  # noqa: E402  (stdlib at import)
 from abgd import flags as _flags  # noqa: E402
 from abgd import layout as _layout  # noqa: E402
+from abgd import memory as _memory  # noqa: E402
 from abgd import plugins as _plugins  # noqa: E402
 from abgd import release as _release  # noqa: E402
 from abgd import systems as _systems  # noqa: E402
@@ -388,7 +389,7 @@ def mem_mb_from_input(factor, floor_mb):
     """Memory that grows with the job's inputs: the demo asks for little, the release for enough."""
 
     def mem_mb(wildcards, input, attempt):
-        return int(max(floor_mb, factor * input.size_mb) * (1 + 0.5 * (attempt - 1)))
+        return _memory.scaled_mb(input.size_mb, factor, floor_mb, attempt)
 
     return mem_mb
 
@@ -404,8 +405,7 @@ def mem_mb_from_manifest(factor, floor_mb, libraries_mb=1500):
 
         with open(input.features) as handle:
             rows = json.load(handle)["unique_rows"]
-        need = libraries_mb + factor * rows * 2669 * 4 / 1e6
-        return int(max(floor_mb, need) * (1 + 0.5 * (attempt - 1)))
+        return _memory.feature_matrix_mb(rows, factor, floor_mb, libraries_mb, attempt)
 
     return mem_mb
 
