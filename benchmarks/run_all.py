@@ -114,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     commit = _run("git", "rev-parse", "HEAD") or "unknown"
     # The record itself does not count: `--only` runs start from a record it rewrites.
-    changed = _run("git", "status", "--porcelain", "--", ".", f":!{args.out.resolve()}")
+    record = os.path.relpath(args.out.resolve(), ROOT)
+    changed = _run("git", "status", "--porcelain", "--", ".", f":(exclude){record}")
     dirty = " (with uncommitted changes)" if changed else ""
     started = datetime.datetime.now(datetime.UTC)
     host = machine()
