@@ -29,8 +29,8 @@ run: $(STAMP)
 test: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q
 
-# Every benchmark at the record's size (17 min on a loaded 2-core machine, plus one whole demo
-# study, bench_demo.py, about as long as `make run`); writes benchmarks/RESULTS.md.
+# Every benchmark at the record's size (8 min on a quiet 2-core machine, one whole demo study,
+# bench_demo.py, included); writes benchmarks/RESULTS.md.
 # Not part of `make test` or CI. Real sample documents come from ../shared/data (or $ABGD_SHARED_DATA).
 bench: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python benchmarks/run_all.py

@@ -79,9 +79,21 @@ def _helper_flags(tree: ast.AST, depth: int = 3) -> set[str]:
         if depth and isinstance(node, ast.ImportFrom) and (node.module or "").startswith("abgd."):
             module = ast.parse((SRC / Path(*node.module.split("."))).with_suffix(".py").read_text())
             names = {alias.name for alias in node.names}
-            for function in module.body:
-                if isinstance(function, ast.FunctionDef) and function.name in names:
-                    flags |= _added_flags(function) | _helper_flags(module, depth - 1)
+            local = {f.name: f for f in module.body if isinstance(f, ast.FunctionDef)}
+            for name in names & set(local):
+                flags |= _local_flags(local[name], local) | _helper_flags(module, depth - 1)
+    return flags
+
+
+def _local_flags(function: ast.FunctionDef, local: dict[str, ast.FunctionDef],
+                 seen: frozenset[str] = frozenset()) -> set[str]:
+    """Flags ``function`` adds itself or through the functions of its own module it calls."""
+    flags = _added_flags(function)
+    for node in ast.walk(function):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            callee = node.func.id
+            if callee in local and callee not in seen | {function.name}:
+                flags |= _local_flags(local[callee], local, seen | {function.name})
     return flags
 
 
