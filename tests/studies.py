@@ -8,6 +8,7 @@ The study runs in a copy of the repository (so tests can edit its code) from a p
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import site
@@ -60,3 +61,13 @@ def deps_only_python(folder: Path) -> Path:
         capture_output=True, text=True, check=True).stdout.strip()
     (Path(purelib) / "deps.pth").write_text("\n".join(site.getsitepackages()) + "\n")
     return python
+
+
+def load_benchmark(name: str):
+    """A script of benchmarks/ imported as a module (it is not a package), for its functions."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module

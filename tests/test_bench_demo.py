@@ -7,7 +7,6 @@ Snakemake really writes.
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -15,18 +14,12 @@ from pathlib import Path
 import pytest
 from snakemake.benchmark import BenchmarkRecord, write_benchmark_records
 
+from studies import load_benchmark
+
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_demo.py"
 
 
-def _load():
-    spec = importlib.util.spec_from_file_location("bench_demo", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_demo"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-bd = _load()
+bd = load_benchmark("bench_demo")
 
 
 def write_job(results: Path, rule: str, name: str, *seconds: float) -> None:

@@ -6,33 +6,26 @@ start-up table with no rows both print "all targets met".
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from pathlib import Path
+
+from studies import load_benchmark
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = ROOT / "benchmarks"
 
 
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_make_bench_runs_every_benchmark() -> None:
-    run_all = _load("run_all")
+    run_all = load_benchmark("run_all")
     scripts = {args[0] for args in run_all.BENCHMARKS.values()}
     present = {f"benchmarks/{p.name}" for p in BENCHMARKS.glob("bench_*.py")}
     assert present <= scripts, f"not in make bench: {sorted(present - scripts)}"
 
 
 def test_startup_benchmark_times_every_step_a_rule_runs() -> None:
-    startup = _load("bench_startup")
+    startup = load_benchmark("bench_startup")
     steps = set(startup.workflow_steps())
     rules = "\n".join(p.read_text() for p in (ROOT / "workflow" / "rules").glob("*.smk"))
     called = set(re.findall(r"\$ABGD_PYTHON -m abgd\.(\w+)", rules))

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import re
-import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -14,20 +12,14 @@ import pyarrow.parquet as pq
 import pytest
 from snakemake.benchmark import BenchmarkRecord, write_benchmark_records
 
+from studies import load_benchmark
+
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "scale_report.py"
 N_SMALL, N_LARGE, N_TARGET = 1_000, 10_000, 100_000
 GIB = 1024.0
 
 
-def _load():
-    spec = importlib.util.spec_from_file_location("scale_report", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["scale_report"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-sr = _load()
+sr = load_benchmark("scale_report")
 
 
 def record(wall: float, cpu: float | None = None, rss: float | None = None) -> BenchmarkRecord:
