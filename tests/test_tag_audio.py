@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from abgd import synth_audio
+from abgd import progress, synth_audio
 from abgd import tag as T
 from abgd.features import N_FEATURES, parse_document
 from abgd.runs import read_run
@@ -33,7 +33,7 @@ def test_audio_without_the_extra_is_one_line(tmp_path, monkeypatch, caplog):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "essentia" else real(name, *a))
-    monkeypatch.setattr(T, "setup_logging", lambda verbose: None)  # keep caplog's handler
+    monkeypatch.setattr(progress, "setup_logging", lambda verbose: None)  # keep caplog's handler
     code = T.main(["--study", str(tmp_path / "no-study"), "--out", str(tmp_path / "out"),
                    str(tmp_path / "in")])
     assert code == 2
