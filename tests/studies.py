@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
 import site
 import subprocess
 import sys
@@ -34,17 +33,9 @@ def snakemake(checkout: Path, workdir: Path, *args: str, python: Path | None = N
 
 
 def copy_checkout(dest: Path) -> Path:
-    """The repository's files (tracked and new, not ignored ones) copied to `dest`."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT, capture_output=True, check=True,
-    ).stdout.decode().split("\0")
-    for name in filter(None, listed):
-        source = ROOT / name
-        if source.is_file():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, dest / name)
-    return dest
+    """The repository's files (tracked and new, not ignored ones) copied to `dest`: as a clone
+    looks, the way benchmarks/bench_demo.py copies it for the demo's timing."""
+    return load_benchmark("bench_demo").copy_tracked(ROOT, dest)
 
 
 def deps_only_python(folder: Path) -> Path:
