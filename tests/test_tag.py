@@ -187,12 +187,15 @@ def test_run_lines_follow_the_vocabulary_order(dump, docs, study, tmp_path):
             "\t".join(system.vocabulary)}
 
 
-def test_batch_run_lines_are_those_of_run_lines():
+def test_run_lines_with_a_given_order_are_the_plain_ones():
     rng = np.random.default_rng(0)
     ids = [f"{rng.integers(1000):04d}-x" for _ in range(30)]
     labels = [f"g{j}" for j in range(12)]
     dense = rng.random((30, 12)) < 0.3
     pred = sparse.csr_matrix(dense)[:, rng.permutation(12)]  # column shuffle: unsorted indices
     order = np.argsort(np.asarray(ids, dtype=str), kind="stable").tolist()
-    expected = list(run_lines(ids, labels, pred))
-    assert T.batch_run_lines(ids, order, np.asarray(labels, dtype=object), pred) == expected
+    csr = sparse.csr_matrix(pred)
+    expected = ["\t".join([ids[r], *(labels[c] for c in sorted(csr[r].indices))]) + "\n"
+                for r in sorted(range(len(ids)), key=lambda r: ids[r])]  # a stable sort
+    assert run_lines(ids, np.asarray(labels, dtype=object), pred, order) == expected
+    assert run_lines(ids, labels, pred) == expected

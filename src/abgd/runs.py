@@ -19,15 +19,20 @@ from abgd.io import atomic_path
 _MAX_LISTED = 10
 
 
-def run_lines(ids: Sequence[str], labels: Sequence[str],
-              pred: sparse.csr_matrix) -> Iterable[str]:
-    """Run-file lines, rows sorted by MBID, labels in the order of ``labels``."""
+def run_lines(ids: Sequence[str], labels: Sequence[str], pred: sparse.csr_matrix,
+              order: Sequence[int] | None = None) -> list[str]:
+    """Run-file lines, rows sorted by MBID, labels in the order of ``labels``.
+
+    ``order`` is the rows' stable MBID order when the caller has it already (``abgd tag``
+    writes each batch's ids for eight systems); label names are looked up once, not per line.
+    """
     pred = sparse.csr_matrix(pred)
     pred.sort_indices()
-    label_arr = np.asarray(labels, dtype=object)
-    for row in np.argsort(np.asarray(ids, dtype=str), kind="stable"):
-        cols = pred.indices[pred.indptr[row]:pred.indptr[row + 1]]
-        yield "\t".join([str(ids[row]), *label_arr[cols].tolist()]) + "\n"
+    names = np.asarray(labels, dtype=object)[pred.indices].tolist()
+    ptr = pred.indptr.tolist()
+    if order is None:
+        order = np.argsort(np.asarray(ids, dtype=str), kind="stable").tolist()
+    return ["\t".join([str(ids[r]), *names[ptr[r]:ptr[r + 1]]]) + "\n" for r in order]
 
 
 def write_run(path: str | os.PathLike[str], ids: Sequence[str], labels: Sequence[str],

@@ -72,6 +72,7 @@ from abgd.members import (
 )
 from abgd.nets import GenreNet
 from abgd.progress import add_threads, parse_step_args, progress, step_parser
+from abgd.runs import run_lines
 from abgd.tables import float32_columns, int32_array, string_array
 
 log = logging.getLogger("abgd.tag")
@@ -285,16 +286,6 @@ def check_rows(ids: Sequence[str], pred: Any, written: int, name: str) -> None:
         raise ValueError(f"{name}, line {line}: no labels for {ids[order[line - written - 1]]!r}")
 
 
-def batch_run_lines(ids: Sequence[str], order: list[int], labels: np.ndarray,
-                    pred: Any) -> list[str]:
-    """The lines :func:`abgd.runs.run_lines` writes, with the ids' sort order computed once per
-    batch for all systems and the label names looked up once per batch, not once per line."""
-    pred.sort_indices()
-    names = labels[pred.indices].tolist()
-    ptr = pred.indptr.tolist()
-    return ["\t".join([ids[r], *names[ptr[r]:ptr[r + 1]]]) + "\n" for r in order]
-
-
 class Outputs:
     """The score Parquets, run files and errors TSV of one job, renamed into place at the end."""
 
@@ -369,8 +360,7 @@ class Outputs:
             if self.order[key] is not None:
                 pred = pred[:, self.order[key]]
             check_rows(first_ids, pred, len(self.seen), str(self.run_paths[key][1]))
-            self.runs[key].writelines(batch_run_lines(first_ids, line_order, self.labels[key],
-                                                      pred))
+            self.runs[key].writelines(run_lines(first_ids, self.labels[key], pred, line_order))
             if self.echo:
                 for row, mbid in enumerate(first_ids):
                     if mbid in self.echo:
