@@ -23,7 +23,7 @@ from abgd.features import N_FEATURES, parse_document
 from abgd.inference import score_rows
 from abgd.members import Counts
 from abgd.nets import GenreNet
-from abgd.runs import check_run, read_run, run_lines
+from abgd.runs import check_run, check_vocabulary, read_run, run_lines
 
 LABELS = {"a": ["jazz", "rock", "rock---punk"], "b": ["Pop", "Rock"]}
 
@@ -152,7 +152,7 @@ def test_user_tools_import_no_workflow_step():
 ])
 def test_a_vocabulary_that_would_break_run_lines_is_refused(vocabulary, message):
     with pytest.raises(ValueError, match=f"runs/x.tsv: .*{message}"):
-        T.check_vocabulary(vocabulary, "runs/x.tsv")
+        check_vocabulary(vocabulary, "runs/x.tsv")
 
 
 def test_a_line_without_labels_is_refused_naming_it():

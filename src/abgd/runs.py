@@ -64,6 +64,22 @@ def _check_labels(name: str, line_no: int, mbid: str, labels: list[str],
         _fail(name, line_no, f"unknown labels for {mbid!r}: {unknown}")
 
 
+def check_vocabulary(vocabulary: Sequence[str], name: str) -> None:
+    """check.R's label rules, applied once per run file to the labels its lines are made of.
+
+    A writer whose every line is an id and labels taken from ``vocabulary`` at distinct columns
+    (``abgd tag``) can break check.R's label rules (empty field, duplicate or unknown label once
+    split at tabs) only through a bad vocabulary; reading each line back to check it costs as
+    much as scoring the document.
+    """
+    bad = [label for label in vocabulary if not label or any(c in label for c in "\t\r\n")]
+    if bad:
+        raise ValueError(f"{name}: labels unusable in a run file: {bad[:10]}")
+    if len(set(vocabulary)) != len(vocabulary):
+        dup = sorted({x for x in vocabulary if list(vocabulary).count(x) > 1})
+        raise ValueError(f"{name}: duplicate labels in the vocabulary: {dup[:10]}")
+
+
 def check_run(path: str | os.PathLike[str], vocabulary: Iterable[str],
               expected_ids: Iterable[str], *, name: str | None = None) -> int:
     """The official ``check.R`` rules; returns the number of lines. ``name`` labels messages.

@@ -22,7 +22,7 @@ the labels of every audio file are also printed on stdout. Outputs, under ``--ou
 * ``runs/<system>/<source>.tsv``: the decoded labels in the MediaEval run format (one line per
   MBID: its first submission in input order; sorted by MBID within each batch), valid under
   check.R's rules by construction: the labels are checked once per file, the ids and the
-  lines' non-emptiness once per batch (see :func:`check_vocabulary`);
+  lines' non-emptiness once per batch (see :func:`abgd.runs.check_vocabulary`);
 * ``errors.tsv``: ``mbid``, ``member``, ``reason`` of every document the converter rejects
   (a bad member never stops the job); ``summary.json``: counts and provenance.
 
@@ -72,7 +72,7 @@ from abgd.members import (
 )
 from abgd.nets import GenreNet
 from abgd.progress import add_threads, parse_step_args, progress, step_parser
-from abgd.runs import run_lines
+from abgd.runs import check_vocabulary, run_lines
 from abgd.tables import float32_columns, int32_array, string_array
 
 log = logging.getLogger("abgd.tag")
@@ -250,22 +250,6 @@ def has_audio(inputs: Sequence[Path]) -> bool:
 
 
 # ----------------------------------------------------------------------------- outputs
-
-
-def check_vocabulary(vocabulary: Sequence[str], name: str) -> None:
-    """check.R's label rules, applied once per run file to the labels its lines are made of.
-
-    Every line the tagger writes is an id and labels taken from ``vocabulary`` at distinct
-    columns, so a line can break check.R's label rules (empty field, duplicate or unknown label
-    once split at tabs) only through a bad vocabulary; reading each line back to check it cost
-    as much as scoring the document.
-    """
-    bad = [label for label in vocabulary if not label or any(c in label for c in "\t\r\n")]
-    if bad:
-        raise ValueError(f"{name}: labels unusable in a run file: {bad[:10]}")
-    if len(set(vocabulary)) != len(vocabulary):
-        dup = sorted({x for x in vocabulary if list(vocabulary).count(x) > 1})
-        raise ValueError(f"{name}: duplicate labels in the vocabulary: {dup[:10]}")
 
 
 def check_ids(ids: Sequence[str], run_paths: dict[Any, tuple[Path, Path]]) -> None:
