@@ -88,6 +88,20 @@ def test_float32_columns_equal_pyarrow_arrays():
     assert tables.float32_columns(matrix[:0])[0].equals(pa.array([], type=pa.float32()))
 
 
+def test_column_arrays_take_the_filled_part_of_each_buffer_row():
+    rng = np.random.default_rng(1)
+    buffer = rng.standard_normal((4, 10)).astype(np.float32)  # 4 columns, room for 10 rows
+    got = tables.column_arrays(buffer, 6)
+    assert len(got) == 4
+    for j, array in enumerate(got):
+        assert array.equals(pa.array(buffer[j, :6], type=pa.float32()))
+    assert [len(a) for a in tables.column_arrays(buffer, 0)] == [0] * 4
+    with pytest.raises(ValueError, match="do not fit"):
+        tables.column_arrays(buffer, 11)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        tables.column_arrays(buffer.T, 2)
+
+
 def test_string_and_int32_arrays_equal_pyarrow_arrays():
     values = ["0123abcd-0000-4000-8000-00000000abcd", "", "Beyoncé", "多"]
     assert tables.string_array(values).equals(pa.array(values, type=pa.string()))

@@ -110,6 +110,26 @@ def test_scores_follow_predict_and_embed(dump, docs, study, tmp_path):
                                    rtol=1e-5, atol=1e-6)
 
 
+def test_row_groups_split_the_scores_and_change_nothing_else(dump, study, tmp_path):
+    """Scores are buffered a row group at a time: a group boundary inside a batch, between
+    batches, and a last partial group give the same tables and run files as one group."""
+    T.tag([dump], study, tmp_path / "one", batch_size=4)
+    T.tag([dump], study, tmp_path / "small", batch_size=4, row_group_rows=3)
+    for system in study.systems:
+        name = Path("scores") / system.name / f"{system.source}.parquet"
+        one = pq.ParquetFile(tmp_path / "one" / name)
+        small = pq.ParquetFile(tmp_path / "small" / name)
+        rows = one.metadata.num_rows
+        assert one.metadata.num_row_groups == 1
+        assert [small.metadata.row_group(i).num_rows for i in range(small.metadata.num_row_groups)
+                ] == [3] * (rows // 3) + ([rows % 3] if rows % 3 else [])
+        assert small.read().equals(one.read())
+        run = Path("runs") / system.name / f"{system.source}.tsv"
+        assert (tmp_path / "small" / run).read_bytes() == (tmp_path / "one" / run).read_bytes()
+    with pytest.raises(ValueError, match="row_group_rows"):
+        T.tag([dump], study, tmp_path / "none", row_group_rows=0)
+
+
 def test_files_and_folders_are_inputs_too(docs, tmp_path):
     folder = tmp_path / "in" / "deep" / "er"
     folder.mkdir(parents=True)

@@ -69,13 +69,27 @@ def numeric_array(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 def float32_columns(matrix: np.ndarray) -> list[pa.Array]:
     """One float32 array per column of a (rows × columns) matrix (copied once, transposed)."""
+    columns = np.ascontiguousarray(np.asarray(matrix, dtype=np.float32).T)
+    return column_arrays(columns, columns.shape[1])
+
+
+def column_arrays(columns: np.ndarray, rows: int) -> list[pa.Array]:
+    """One float32 array per row of a C-contiguous (columns × capacity) float32 buffer: its
+    first ``rows`` values, without a copy (the arrays keep ``columns`` alive).
+
+    A writer that fills such a buffer batch after batch hands Parquet whole row groups: at a
+    thousand or more columns the per-column-chunk cost of small row groups exceeds the
+    encoding itself.
+    """
     import pyarrow as pa
 
-    columns = np.ascontiguousarray(np.asarray(matrix, dtype=np.float32).T)
-    rows = columns.shape[1]
-    buffer = pa.py_buffer(columns)  # keeps ``columns`` alive as long as any array uses it
-    width = rows * 4
-    return [pa.Array.from_buffers(pa.float32(), rows, [None, buffer.slice(j * width, width)])
+    if columns.dtype != np.float32 or not columns.flags.c_contiguous or columns.ndim != 2:
+        raise ValueError("expected a C-contiguous 2-d float32 buffer")
+    if not 0 <= rows <= columns.shape[1]:
+        raise ValueError(f"{rows} rows do not fit a buffer of {columns.shape[1]}")
+    buffer = pa.py_buffer(columns)
+    stride, width = columns.shape[1] * 4, rows * 4
+    return [pa.Array.from_buffers(pa.float32(), rows, [None, buffer.slice(j * stride, width)])
             for j in range(columns.shape[0])]
 
 

@@ -27,8 +27,10 @@ the labels of every audio file are also printed on stdout. Outputs, under ``--ou
   (a bad member never stops the job); ``summary.json``: counts and provenance.
 
 Memory is bounded: documents are read one at a time and scored in batches of ``--batch-size``;
-only the set of MBIDs already written to the run files grows (about 100 bytes per MBID, ~0.1 GB
-for a dump part of a million documents).
+scores are written a Parquet row group of 8192 rows at a time (their buffer: 4 bytes per label
+per row, ~110 MB for the paper's ~3400 labels of eight systems); only the set of MBIDs already
+written to the run files grows (about 100 bytes per MBID, ~0.1 GB for a dump part of a million
+documents).
 """
 
 from __future__ import annotations
@@ -73,10 +75,14 @@ from abgd.members import (
 from abgd.nets import GenreNet
 from abgd.progress import add_threads, parse_step_args, progress, step_parser
 from abgd.runs import check_vocabulary, run_lines
-from abgd.tables import float32_columns, int32_array, string_array
+from abgd.tables import column_arrays, int32_array, string_array
 
 log = logging.getLogger("abgd.tag")
 SYSTEMS = ("single", "fusion")
+#: rows per row group of the score Parquets: their ~3400 label columns (the paper's label
+#: counts) make each small row group cost more in per-column overhead than in encoding
+#: (benchmarks/bench_tag.py); the buffer is ~110 MB for the paper's labels
+ROW_GROUP_ROWS = 8192
 #: (mbid, submission, member name, bytes or None, reason if None)
 Document = tuple[str, int, str, bytes | None, str | None]
 
@@ -273,7 +279,10 @@ def check_rows(ids: Sequence[str], pred: Any, written: int, name: str) -> None:
 class Outputs:
     """The score Parquets, run files and errors TSV of one job, renamed into place at the end."""
 
-    def __init__(self, out: Path, study: Study, stack: contextlib.ExitStack) -> None:
+    def __init__(self, out: Path, study: Study, stack: contextlib.ExitStack,
+                 row_group_rows: int = ROW_GROUP_ROWS) -> None:
+        if row_group_rows < 1:
+            raise ValueError("row_group_rows must be at least 1")
         for system in study.systems:  # before anything is opened
             check_vocabulary(system.vocabulary, str(out / "runs" / system.name /
                                                     f"{system.source}.tsv"))
@@ -313,6 +322,12 @@ class Outputs:
             self.run_paths[key] = (run_tmp, run)
         self.errors = stack.enter_context(atomic_open(out / "errors.tsv"))
         self.errors.write(ERRORS_HEADER)
+        #: scores not yet written, one (labels × row group) buffer per system: each label's
+        #: values contiguous, as Parquet's columns want them
+        self.buffers = {(s.name, s.source): np.empty((len(s.labels), row_group_rows),
+                                                     dtype=np.float32) for s in study.systems}
+        self.pending_ids: list[str] = []
+        self.pending_submissions: list[int] = []
 
     def error(self, mbid: str, member: str, reason: str) -> None:
         clean = [f.replace("\t", " ").replace("\r", " ").replace("\n", " ")
@@ -330,15 +345,10 @@ class Outputs:
         first_ids = [mbids[i] for i in first]
         check_ids(first_ids, self.run_paths)
         line_order = np.argsort(np.asarray(first_ids, dtype=str), kind="stable").tolist()
-        # from the buffers (abgd.tables): pa.array would import pandas and, per call, ask
-        # whether its input is a pandas object, for each of the ~3400 label columns of a batch
-        ids, subs = string_array(mbids), int32_array(submissions)
+        self.buffer_scores(mbids, submissions, scores)
         for system in self.study.systems:
             key = (system.name, system.source)
             values = scores[key]
-            arrays = [ids, subs, *float32_columns(values)]
-            self.writers[key].write_table(
-                pa.Table.from_arrays(arrays, schema=self.writers[key].schema))
             pred = decode_scores(first_ids, system.labels, values[first], system.thresholds,
                                  self.study.decoding, self.study.hierarchy, system.parent_ratio)
             if self.order[key] is not None:
@@ -353,6 +363,38 @@ class Outputs:
                                                                  for c in sorted(cols)]
         self.seen.update(first_ids)
 
+    def buffer_scores(self, mbids: list[str], submissions: list[int],
+                      scores: dict[tuple[str, str], np.ndarray]) -> None:
+        """Copy a batch into the row-group buffers, writing each buffer out when it is full."""
+        capacity = next(iter(self.buffers.values())).shape[1]
+        start = 0
+        while start < len(mbids):
+            at = len(self.pending_ids)
+            take = min(capacity - at, len(mbids) - start)
+            for key, buffer in self.buffers.items():
+                buffer[:, at:at + take] = scores[key][start:start + take].T
+            self.pending_ids.extend(mbids[start:start + take])
+            self.pending_submissions.extend(submissions[start:start + take])
+            start += take
+            if len(self.pending_ids) == capacity:
+                self.write_scores()
+
+    def write_scores(self) -> None:
+        """Write the buffered rows as one row group of every score Parquet."""
+        if not self.pending_ids:
+            return
+        # from the buffers (abgd.tables): pa.array would import pandas and, per call, ask
+        # whether its input is a pandas object, for each of the ~3400 label columns
+        ids, subs = string_array(self.pending_ids), int32_array(self.pending_submissions)
+        rows = len(self.pending_ids)
+        for key, buffer in self.buffers.items():
+            writer = self.writers[key]
+            # written (encoded and flushed) before it returns: the buffer can be refilled
+            writer.write_table(pa.Table.from_arrays([ids, subs, *column_arrays(buffer, rows)],
+                                                    schema=writer.schema))
+        self.pending_ids.clear()
+        self.pending_submissions.clear()
+
 
 # ----------------------------------------------------------------------------- the job
 
@@ -360,7 +402,8 @@ class Outputs:
 def tag(inputs: Sequence[Path], study: Study, out: Path, batch_size: int = 1024,
         decoder: str = "auto", max_bytes: int = MAX_MEMBER_BYTES,
         keep_json_dir: Path | None = None,
-        echoed: dict[str, dict[tuple[str, str], list[str]]] | None = None) -> dict[str, int]:
+        echoed: dict[str, dict[tuple[str, str], list[str]]] | None = None,
+        row_group_rows: int = ROW_GROUP_ROWS) -> dict[str, int]:
     """Tag every document of ``inputs`` into ``out``; returns the counts.
 
     ``echoed``, when given, receives the decoded labels of every audio file (its stem →
@@ -374,7 +417,7 @@ def tag(inputs: Sequence[Path], study: Study, out: Path, batch_size: int = 1024,
     mbids: list[str] = []
     submissions: list[int] = []
     with contextlib.ExitStack() as stack:
-        outputs = Outputs(out, study, stack)
+        outputs = Outputs(out, study, stack, row_group_rows)
 
         def flush() -> None:
             nonlocal tagged
@@ -407,6 +450,7 @@ def tag(inputs: Sequence[Path], study: Study, out: Path, batch_size: int = 1024,
             if len(mbids) == batch_size:
                 flush()
         flush()
+        outputs.write_scores()
         bar.close()
     if echoed is not None:
         echoed.update(outputs.echoed)
