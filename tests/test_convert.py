@@ -11,11 +11,13 @@ import sys
 import tarfile
 import threading
 import uuid
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from abgd import convert as C
 from abgd import features as F
@@ -104,6 +106,15 @@ def test_classify_member(name, kind, action):
     assert got == action
     if action == "record":
         assert detail == "01a0a332-d340-4806-a88b-cb60a05355c0"
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="/.ab_", max_size=12))
+def test_member_base_names_are_those_of_pure_posix_paths(name):
+    """classify_member splits names itself (PurePosixPath cost 10 µs per member of a dump)."""
+    parts = name.split("/")
+    assert members._base_name(parts) == PurePosixPath(name).name
+    assert (".." in parts) == (".." in PurePosixPath(name).parts)
 
 
 def test_help_exits_cleanly():
