@@ -508,6 +508,30 @@ def test_readme_quotes_the_benchmark_record() -> None:
         f"README.md: conversion / decode ratio of the record is {ratio and ratio.group(1)}"
 
 
+def test_readme_tag_speed_is_the_records() -> None:
+    """The README's tag speed paragraph quotes bench_tag's ratio, projection, memory and the
+    per-stage decomposition that explains the missed goal, as the record has them."""
+    tag = record_sections((ROOT / "benchmarks" / "RESULTS.md").read_text()).get("tag", "")
+    readme = " ".join((ROOT / "README.md").read_text().split())  # one line: quotes may wrap
+    ratio = re.search(r"tag / floor = [\d.]+ wall clock, ([\d.]+) CPU time", tag)
+    hours = re.search(r"16-core node .* = ([\d.]+) h", tag)
+    peak = re.search(r"peak RSS of the tag runs: (\d+) MB", tag)
+    stages = re.search(r"floor (\d+) = read \(zstd \+ tar\) (\d+) \+ orjson.loads (\d+); tag "
+                       r"(\d+) = floor \+ flatten (\d+) \+ forward passes (\d+) \+ the rest "
+                       r"\(writing, decoding\) (\d+)", tag)
+    ceiling = re.search(r"floor / \(floor \+ forward passes\) = ([\d.]+)", tag)
+    assert ratio and hours and peak and stages and ceiling, \
+        "benchmarks/RESULTS.md: the tag section lacks a figure the README quotes"
+    floor, read, parse, total, flatten, forward, rest = stages.groups()
+    for quoted in (f"tag / floor = {ratio.group(1)} in CPU time", f"about {hours.group(1)} h",
+                   f"peak RSS {peak.group(1)} MB", f"the floor is {floor} ({read} reading",
+                   f"+ {parse} `orjson.loads`",
+                   f"tag is {total} = the floor + {flatten} flattening",
+                   f"+ {forward} for the eight forward passes", f"+ {rest} for the rest",
+                   f"could not pass {ceiling.group(1)}"):
+        assert quoted in readme, f"README.md, tag speed: the record says `{quoted}`"
+
+
 def test_readme_demo_run_time_is_the_records() -> None:
     """The Quick start's demo run time is bench_demo's, with the load of the run that made it.
 
