@@ -130,6 +130,15 @@ def test_row_groups_split_the_scores_and_change_nothing_else(dump, study, tmp_pa
         T.tag([dump], study, tmp_path / "none", row_group_rows=0)
 
 
+@pytest.mark.parametrize("option", ["--row-group-rows", "--batch-size"])
+def test_counts_below_one_are_refused_by_the_parser(option, dump, tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        T.main([str(dump), "--study", str(tmp_path), "--out", str(tmp_path / "out"), option, "0"])
+    assert info.value.code == 2
+    assert f"{option}: expected a positive integer, got 0" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 def test_files_and_folders_are_inputs_too(docs, tmp_path):
     folder = tmp_path / "in" / "deep" / "er"
     folder.mkdir(parents=True)

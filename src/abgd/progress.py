@@ -43,6 +43,14 @@ def setup_logging(verbose: bool = False) -> logging.Logger:
     return logging.getLogger("abgd")
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: a count that must be at least 1 (the parser names the option)."""
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
 def step_parser(prog: str, description: str | None = None, raw: bool = False,
                 verbose_help: str = "debug logging") -> argparse.ArgumentParser:
     """A step's parser, ``-v/--verbose`` declared; ``raw`` keeps the description's line breaks."""

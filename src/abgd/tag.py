@@ -73,7 +73,13 @@ from abgd.members import (
     iter_members,
 )
 from abgd.nets import GenreNet
-from abgd.progress import add_threads, parse_step_args, progress, step_parser
+from abgd.progress import (
+    add_threads,
+    parse_step_args,
+    positive_int,
+    progress,
+    step_parser,
+)
 from abgd.runs import check_vocabulary, run_lines
 from abgd.tables import column_arrays, int32_array, string_array
 
@@ -484,8 +490,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--systems", nargs="+", choices=SYSTEMS, default=list(SYSTEMS))
     parser.add_argument("--decoding", choices=("per_label", "global"), default="per_label")
     parser.add_argument("--hierarchy", choices=HIERARCHIES, default="none")
-    parser.add_argument("--batch-size", type=int, default=1024,
+    parser.add_argument("--batch-size", type=positive_int, default=1024,
                         help="documents scored at once (memory: ~11 kB each)")
+    parser.add_argument("--row-group-rows", type=positive_int, default=ROW_GROUP_ROWS,
+                        help="rows per row group of the score Parquets (buffer: 4 bytes per "
+                             "label of all systems per row; default %(default)s)")
     parser.add_argument("--decoder", choices=("auto", "lbzip2", "pbzip2", "python"),
                         default="auto", help="bzip2 decoder for .tar.bz2 inputs")
     parser.add_argument("--keep-json", type=Path, metavar="DIR",
@@ -508,7 +517,8 @@ def main(argv: list[str] | None = None) -> int:
     echoed: dict[str, dict[tuple[str, str], list[str]]] = {}
     try:
         counts = tag(args.inputs, study, args.out, args.batch_size, args.decoder,
-                     keep_json_dir=args.keep_json, echoed=echoed)
+                     keep_json_dir=args.keep_json, echoed=echoed,
+                     row_group_rows=args.row_group_rows)
     except ArchiveError as error:
         log.error("tagging failed, no output written: %s", error)
         return 1
@@ -521,7 +531,8 @@ def main(argv: list[str] | None = None) -> int:
         "provenance": provenance("tag", {"study": str(args.study), "systems": args.systems,
                                          "decoding": args.decoding,
                                          "hierarchy": args.hierarchy,
-                                         "batch_size": args.batch_size},
+                                         "batch_size": args.batch_size,
+                                         "row_group_rows": args.row_group_rows},
                                  [str(p) for p in args.inputs])})
     log.info("%s", " ".join(f"{k}={v}" for k, v in counts.items()))
     if echoed:

@@ -19,7 +19,7 @@ from typing import Any
 from abgd.inputs import check_finite, read_features, require_found, training_set
 from abgd.io import provenance
 from abgd.nets import ACTIVATIONS, ARCHITECTURES, BATCH_NORM, DEFAULT_BRANCH_ACTIVATIONS
-from abgd.progress import parse_step_args, step_parser
+from abgd.progress import parse_step_args, positive_int, step_parser
 from abgd.train_args import add_training_arguments, config_from
 from abgd.training import train, write_model_dir
 
@@ -34,13 +34,6 @@ def activation_list(text: str) -> list[str]:
         raise argparse.ArgumentTypeError(
             f"{text!r}: expected a comma-separated list of {', '.join(sorted(ACTIVATIONS))}")
     return names
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
