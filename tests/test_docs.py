@@ -515,7 +515,7 @@ def test_readme_tag_speed_is_the_records() -> None:
     readme = " ".join((ROOT / "README.md").read_text().split())  # one line: quotes may wrap
     ratio = re.search(r"tag / floor = [\d.]+ wall clock, ([\d.]+) CPU time", tag)
     hours = re.search(r"16-core node .* = ([\d.]+) h", tag)
-    peak = re.search(r"peak RSS of the tag runs: (\d+) MB", tag)
+    peak = re.search(r"peak RSS of one tag job over this archive .*: (\d+) MB", tag)
     stages = re.search(r"floor (\d+) = read \(zstd \+ tar\) (\d+) \+ orjson.loads (\d+); tag "
                        r"(\d+) = floor \+ flatten (\d+) \+ forward passes (\d+) \+ the rest "
                        r"\(writing, decoding\) (\d+)", tag)

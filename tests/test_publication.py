@@ -6,6 +6,7 @@ import hashlib
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,11 @@ def _tool(name: str) -> str:
 
 def test_licence_is_the_official_agpl_text() -> None:
     assert hashlib.md5((ROOT / "LICENSE").read_bytes()).hexdigest() == AGPL_3_MD5
-    assert 'license = { text = "AGPL-3.0-or-later" }' in (ROOT / "pyproject.toml").read_text()
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    # an SPDX expression (PEP 639): the table form is deprecated and refused by setuptools
+    # from 2027-02-18 on
+    assert project["license"] == "AGPL-3.0-or-later"
+    assert project["license-files"] == ["LICENSE"]
 
 
 def test_citation_file_is_valid_cff() -> None:
