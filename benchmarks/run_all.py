@@ -41,7 +41,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "multitask": ["benchmarks/bench_multitask.py", "--rows", "24000", "--repeats", "1",
                   "--memory-rows", "64000"],
     "dataset": ["benchmarks/bench_dataset.py", "--rows", "20000", "--pairs", "2"],
-    "tag": ["benchmarks/bench_tag.py", "--docs", "10000", "--pairs", "3",
+    "tag": ["benchmarks/bench_tag.py", "--docs", "10000", "--pairs", "5",
             "--real", str(SHARED / "lowlevel_json")],
     "audio": ["benchmarks/bench_audio.py", "--rounds", "2"],
     # The README's demo run time; the baseline comparison (--baseline REV) is left to whoever
