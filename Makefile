@@ -29,7 +29,7 @@ run: $(STAMP)
 test: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q
 
-# Every benchmark at the record's size (9 min on quiet 2-core machines, one whole demo study,
+# Every benchmark at the record's size (10 min on quiet 2-core machines, one whole demo study,
 # bench_demo.py, included); writes benchmarks/RESULTS.md.
 # Not part of `make test` or CI. Real sample documents come from ../shared/data (or $ABGD_SHARED_DATA).
 bench: $(STAMP)

@@ -310,6 +310,9 @@ def main() -> int:
                                                    strict=True))
         print(f"ceiling with flattening and writing free: floor / (floor + forward passes) = "
               f"{ceiling:.2f}")
+        budget = us["floor"] / GOAL - us["floor"] - us["forward"]
+        print(f"the goal leaves flattening and the rest {budget:.0f} us per document together "
+              f"(now {us['flatten'] + rest:.0f})")
         hours = DUMP_DOCUMENTS / (median["tag cpu"] * NODE_CORES) / 3600
         print(f"projection: {DUMP_DOCUMENTS / 1e6:.0f} M documents on one {NODE_CORES}-core node "
               f"({NODE_CORES} jobs of one core, CPU-time rate) = {hours:.1f} h (+ {load_s:.0f} s "
