@@ -24,6 +24,14 @@ def test_make_bench_runs_every_benchmark() -> None:
     assert present <= scripts, f"not in make bench: {sorted(present - scripts)}"
 
 
+def test_readme_lists_every_benchmark() -> None:
+    """The README's benchmark table names each script that `make bench` runs."""
+    readme = (ROOT / "README.md").read_text()
+    listed = set(re.findall(r"^\| `(benchmarks/bench_\w+\.py)` \|", readme, flags=re.M))
+    present = {f"benchmarks/{p.name}" for p in BENCHMARKS.glob("bench_*.py")}
+    assert present <= listed, f"README.md, benchmark table: missing {sorted(present - listed)}"
+
+
 def test_startup_benchmark_times_every_step_a_rule_runs() -> None:
     startup = load_benchmark("bench_startup")
     steps = set(startup.workflow_steps())
