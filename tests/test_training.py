@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -203,6 +204,27 @@ def test_paper_checkpoint_without_architecture_loads_as_paper(trained, tmp_path)
     reloaded = load_model(tmp_path)
     assert reloaded.hparams["architecture"] == "paper"
     assert np.array_equal(score_rows(reloaded, x), score_rows(result.module, x))
+
+
+def test_a_slurm_job_trains_as_one_local_process(trained, monkeypatch, tmp_path, caplog):
+    """Inside a SLURM job (srun on PATH, the job's variables set) training neither warns that
+    srun "is not used", nor installs Lightning's auto-requeue (Snakemake owns retries), nor
+    behaves differently: same weights as outside."""
+    srun = tmp_path / "srun"
+    srun.write_text("#!/bin/sh\nexit 0\n")
+    srun.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    for name, value in {"SLURM_NTASKS": "1", "SLURM_JOB_NAME": "abgd-train",
+                        "SLURM_JOB_ID": "42", "SLURM_PROCID": "0", "SLURM_LOCALID": "0",
+                        "SLURM_NODEID": "0"}.items():
+        monkeypatch.setenv(name, value)
+    (x, y, fit, holdout), expected = trained
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = train(x, y, fit, holdout, LABELS, {"hidden": 16}, quick())
+    assert not [w for w in caught if "srun" in str(w.message)]
+    assert "auto-requeueing" not in caplog.text
+    assert np.array_equal(score_rows(result.module, x), score_rows(expected.module, x))
 
 
 def test_cublas_workspace_is_set_unless_cpu(monkeypatch):

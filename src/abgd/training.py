@@ -23,6 +23,7 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping
+from lightning.pytorch.plugins.environments import LightningEnvironment
 
 from abgd.inference import configure_torch, score_rows
 from abgd.io import atomic_open, atomic_path
@@ -120,12 +121,20 @@ def fit_module(module: L.LightningModule, data: L.LightningDataModule, config: T
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*GPU available but not used.*")
         warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated.*")
+        # Lightning's resume logic still probes for SLURM at fit time, whatever the plugin
+        # below, and hints at srun for multi-process runs; these jobs are single-process
+        warnings.filterwarnings("ignore", message=".*The `srun` command is available.*")
         trainer = L.Trainer(
             accelerator=config.accelerator, devices=1, deterministic=True,
             max_epochs=config.max_epochs, callbacks=[recorder, stopper], logger=False,
             enable_checkpointing=False, enable_progress_bar=interactive(),
             enable_model_summary=False, num_sanity_val_steps=0, use_distributed_sampler=False,
             default_root_dir=root, inference_mode=True,
+            # One process on one device whatever the scheduler: Snakemake, not Lightning, owns
+            # submission and retries. Left to detect SLURM, Lightning would install its
+            # SIGUSR1 auto-requeue inside cluster jobs and, on any host with `srun`, warn in
+            # every training log that srun "is not used".
+            plugins=[LightningEnvironment()],
         )
         started = time.perf_counter()
         trainer.fit(module, datamodule=data)
