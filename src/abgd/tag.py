@@ -330,6 +330,7 @@ class Outputs:
         self.errors.write(ERRORS_HEADER)
         #: scores not yet written, one (labels × row group) buffer per system: each label's
         #: values contiguous, as Parquet's columns want them
+        self.capacity = row_group_rows
         self.buffers = {(s.name, s.source): np.empty((len(s.labels), row_group_rows),
                                                      dtype=np.float32) for s in study.systems}
         self.pending_ids: list[str] = []
@@ -372,17 +373,16 @@ class Outputs:
     def buffer_scores(self, mbids: list[str], submissions: list[int],
                       scores: dict[tuple[str, str], np.ndarray]) -> None:
         """Copy a batch into the row-group buffers, writing each buffer out when it is full."""
-        capacity = next(iter(self.buffers.values())).shape[1]
         start = 0
         while start < len(mbids):
             at = len(self.pending_ids)
-            take = min(capacity - at, len(mbids) - start)
+            take = min(self.capacity - at, len(mbids) - start)
             for key, buffer in self.buffers.items():
                 buffer[:, at:at + take] = scores[key][start:start + take].T
             self.pending_ids.extend(mbids[start:start + take])
             self.pending_submissions.extend(submissions[start:start + take])
             start += take
-            if len(self.pending_ids) == capacity:
+            if len(self.pending_ids) == self.capacity:
                 self.write_scores()
 
     def write_scores(self) -> None:
